@@ -1,0 +1,298 @@
+"""The single access decision for reads of personal information.
+
+``decide`` is the policy half of the gate in DESIGN §2: the service calls it
+for every read of a subject's personal information and may decrypt and show
+only what the returned Decision allows. It is a pure function: the clock,
+the consent and the viewer are all passed in, so the same inputs always give
+the same decision and every branch can be tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+
+from policies.identifiers import age_on
+from policies.masking import FieldKind, MaskingPolicy, Role, load_masking_policy
+from policies.purposes import (
+    Category,
+    ConsentSettings,
+    Purpose,
+    load_categories,
+    load_consent_settings,
+    load_purposes,
+)
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "AccessRequest",
+    "ConsentState",
+    "ConsentView",
+    "Decision",
+    "Reason",
+    "Viewer",
+    "decide",
+]
+
+
+# Birth dates in resident ID numbers are civil dates in China, which has used a
+# single UTC+8 offset without daylight saving since 1991; judging a ward's
+# birthday by the UTC date would extend a guardian's access by up to 8 hours.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+class Reason(StrEnum):
+    """Stable reason codes; the service maps them to HTTP problem codes."""
+
+    # allowed
+    SELF = "self"
+    GUARDIAN = "guardian"
+    CONSENT = "consent"
+    # denied: subject
+    NOT_SELF = "not_self"
+    # denied: guardian
+    NOT_GUARDIAN = "not_guardian"
+    WARD_AGE_UNKNOWN = "ward_age_unknown"
+    WARD_OF_AGE = "ward_of_age"
+    # denied: institution, in the order they are checked
+    INSTITUTION_SUSPENDED = "institution_suspended"
+    CONSENT_REQUIRED = "consent_required"
+    CONSENT_NOT_HELD = "consent_not_held"
+    PURPOSE_MISMATCH = "purpose_mismatch"
+    PURPOSE_NOT_PERMITTED = "purpose_not_permitted"
+    CONSENT_REVOKED = "consent_revoked"
+    CONSENT_EXPIRED = "consent_expired"
+    CONSENT_EXHAUSTED = "consent_exhausted"
+    CONSENT_NOT_ACTIVE = "consent_not_active"
+    # denied: any other role
+    ROLE_NOT_PERMITTED = "role_not_permitted"
+
+
+class ConsentState(StrEnum):
+    """Consent lifecycle states (DESIGN §5)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking, as established by authentication."""
+
+    role: Role
+    actor_id: str
+    subject_id: str | None = None
+    wards: frozenset[str] = field(default_factory=frozenset)
+    institution_type: str | None = None
+    institution_active: bool = True
+    permitted_purposes: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    """The facts about one consent that the decision needs."""
+
+    id: str
+    institution_id: str
+    subject_id: str
+    purpose: str
+    categories: frozenset[str]
+    state: str
+    valid_from: datetime
+    valid_until: datetime
+    max_uses: int
+    uses: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """One attempted read of a subject's personal information."""
+
+    viewer: Viewer
+    subject_id: str
+    now: datetime
+    purpose: str | None = None
+    consent: ConsentView | None = None
+    subject_birth_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of ``decide``.
+
+    ``role`` selects the masking to apply; ``categories`` and ``fields`` are
+    what may be shown and decrypted, and are empty whenever ``allowed`` is
+    false. ``consent_id`` and ``purpose`` echo what the request presented, so
+    a denial can be audited with them.
+    """
+
+    allowed: bool
+    reason: Reason
+    subject_id: str
+    role: Role
+    categories: frozenset[str]
+    fields: frozenset[FieldKind]
+    consent_id: str | None
+    purpose: str | None
+
+
+def _deny(request: AccessRequest, reason: Reason) -> Decision:
+    consent = request.consent
+    return Decision(
+        allowed=False,
+        reason=reason,
+        subject_id=request.subject_id,
+        role=Role(request.viewer.role),
+        categories=frozenset(),
+        fields=frozenset(),
+        consent_id=consent.id if consent is not None else None,
+        purpose=request.purpose,
+    )
+
+
+def _allow(
+    request: AccessRequest,
+    reason: Reason,
+    categories: frozenset[str],
+    masking: MaskingPolicy,
+) -> Decision:
+    role = Role(request.viewer.role)
+    consent = request.consent if reason is Reason.CONSENT else None
+    return Decision(
+        allowed=True,
+        reason=reason,
+        subject_id=request.subject_id,
+        role=role,
+        categories=categories,
+        fields=frozenset(f for f in FieldKind if masking.visible(f, role)),
+        consent_id=consent.id if consent is not None else None,
+        purpose=request.purpose,
+    )
+
+
+def _consent_denial(request: AccessRequest, consent: ConsentView, purpose: Purpose) -> Reason | None:
+    """Check a held consent for the request's purpose; None if it may be used.
+
+    The recorded state is consulted first because the service updates it
+    lazily: a consent revoked after its end should still say "revoked". Then
+    the window and use count are checked against the clock, capped by the
+    purpose's ceilings so that a consent stored with terms wider than policy
+    allows can never be used beyond them (invariant 4).
+    """
+    state = consent.state
+    if state == ConsentState.REVOKED:
+        return Reason.CONSENT_REVOKED
+    if state == ConsentState.EXPIRED:
+        return Reason.CONSENT_EXPIRED
+    if state == ConsentState.EXHAUSTED:
+        return Reason.CONSENT_EXHAUSTED
+    if state != ConsentState.ACTIVE:
+        return Reason.CONSENT_NOT_ACTIVE
+    end = min(consent.valid_until, consent.valid_from + timedelta(days=purpose.max_validity_days))
+    if request.now < consent.valid_from or request.now >= end:
+        return Reason.CONSENT_EXPIRED
+    if consent.uses >= min(consent.max_uses, purpose.max_queries):
+        return Reason.CONSENT_EXHAUSTED
+    return None
+
+
+def decide(
+    request: AccessRequest,
+    purposes: Mapping[str, Purpose] | None = None,
+    settings: ConsentSettings | None = None,
+    masking: MaskingPolicy | None = None,
+    categories: Mapping[str, Category] | None = None,
+) -> Decision:
+    """Decide whether ``request.viewer`` may read ``request.subject_id`` now.
+
+    Policy arguments left as None are loaded from the packaged data.
+    ``request.now`` must be timezone-aware (ValueError otherwise), since
+    consent windows are aware UTC instants.
+
+    Rules, by the viewer's role; within a role the checks run in the order
+    listed and the first failing one gives the reason:
+
+    - subject: allowed (``self``, every category) when ``viewer.subject_id``
+      is the requested subject, else ``not_self``.
+    - guardian: ``not_guardian`` unless the subject is one of ``viewer.wards``;
+      ``ward_age_unknown`` without a birth date (or with one after today);
+      ``ward_of_age`` once the ward has reached the guardianship age, judged
+      on today's date in China Standard Time (from 00:00 UTC+8 on the
+      birthday itself the guardian loses access); else allowed
+      (``guardian``, every category).
+    - institution: ``institution_suspended``; ``consent_required`` (no
+      consent); ``consent_not_held`` (consent of another institution or
+      subject); ``purpose_mismatch`` (requested purpose differs from the
+      consent's); ``purpose_not_permitted`` (purpose unknown, not permitted to
+      the institution, or not open to its institution type); then the
+      consent's state: ``consent_revoked``, ``consent_expired``,
+      ``consent_exhausted``, ``consent_not_active`` (pending, rejected or
+      unknown state); then its window, ``consent_expired`` when now is before
+      ``valid_from`` or at/after ``valid_until`` (or after the purpose's
+      maximum validity); then ``consent_exhausted`` when uses have reached
+      ``max_uses`` (or the purpose's maximum queries). Identity and ownership
+      come before purpose and state so that a consent belonging to someone
+      else reveals nothing about its purpose or state. Allowed (``consent``)
+      with the categories in both the consent and the purpose.
+    - auditor, provider, operator, public: ``role_not_permitted``.
+
+    ``fields`` on an allowed decision lists the personal fields whose masking
+    rule for the role is not ``hidden``.
+    """
+    now = request.now
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("request.now must be timezone-aware")
+    masking = load_masking_policy() if masking is None else masking
+    viewer = request.viewer
+
+    if viewer.role == Role.SUBJECT:
+        if viewer.subject_id is None or viewer.subject_id != request.subject_id:
+            return _deny(request, Reason.NOT_SELF)
+        return _allow(request, Reason.SELF, _all_categories(categories), masking)
+
+    if viewer.role == Role.GUARDIAN:
+        settings = load_consent_settings() if settings is None else settings
+        if request.subject_id not in viewer.wards:
+            return _deny(request, Reason.NOT_GUARDIAN)
+        birth = request.subject_birth_date
+        today = now.astimezone(CHINA_STANDARD_TIME).date()
+        if birth is None or birth > today:
+            return _deny(request, Reason.WARD_AGE_UNKNOWN)
+        if age_on(birth, today) >= settings.guardianship_age:
+            return _deny(request, Reason.WARD_OF_AGE)
+        return _allow(request, Reason.GUARDIAN, _all_categories(categories), masking)
+
+    if viewer.role == Role.INSTITUTION:
+        purposes = load_purposes() if purposes is None else purposes
+        if not viewer.institution_active:
+            return _deny(request, Reason.INSTITUTION_SUSPENDED)
+        consent = request.consent
+        if consent is None:
+            return _deny(request, Reason.CONSENT_REQUIRED)
+        if consent.institution_id != viewer.actor_id or consent.subject_id != request.subject_id:
+            return _deny(request, Reason.CONSENT_NOT_HELD)
+        if request.purpose != consent.purpose:
+            return _deny(request, Reason.PURPOSE_MISMATCH)
+        purpose = purposes.get(consent.purpose)
+        if (
+            purpose is None
+            or consent.purpose not in viewer.permitted_purposes
+            or viewer.institution_type not in purpose.institution_types
+        ):
+            return _deny(request, Reason.PURPOSE_NOT_PERMITTED)
+        denial = _consent_denial(request, consent, purpose)
+        if denial is not None:
+            return _deny(request, denial)
+        return _allow(request, Reason.CONSENT, consent.categories & purpose.categories, masking)
+
+    return _deny(request, Reason.ROLE_NOT_PERMITTED)
+
+
+def _all_categories(categories: Mapping[str, Category] | None) -> frozenset[str]:
+    return frozenset(load_categories() if categories is None else categories)
