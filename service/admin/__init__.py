@@ -1,0 +1,1 @@
+"""Operator registration of institutions, providers, accounts, guardianships and clients."""

@@ -1,0 +1,52 @@
+"""Audit tables. Entries and checkpoints are append-only: database triggers refuse
+UPDATE and DELETE (see the initial migration); the head row is derived state that
+the writer keeps so several processes can extend one Merkle tree."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+
+class AuditEntryRow(SQLModel, table=True):
+    """One audit entry: the canonical body plus copies of fields for querying."""
+
+    __tablename__ = "audit_entries"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    ts: str = Field(sa_column=Column(String(32), nullable=False))
+    actor_type: str = Field(sa_column=Column(String(32), nullable=False))
+    actor_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(String(32), nullable=True, index=True))
+    consent_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    decision: str = Field(sa_column=Column(String(16), nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed tree head: size, root, time, Ed25519 signature."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    ts: str = Field(sa_column=Column(String(32), nullable=False))
+    key_id: str = Field(sa_column=Column(String(32), nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
+
+
+class AuditHead(SQLModel, table=True):
+    """Single row (id 1): the tree size, its compact Merkle frontier, last checkpoint."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    checkpoint_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    checkpoint_unix_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+AUDIT_COLUMNS = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision")

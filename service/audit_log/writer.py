@@ -1,0 +1,301 @@
+"""Durable, gapless audit appends with group commit.
+
+One writer thread per process takes queued events in batches and commits each
+batch in one transaction. Inside that transaction it holds the database's write
+lock on the head row (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on
+PostgreSQL), so any number of processes share one gapless ``seq`` and one Merkle
+tree. An append returns only after its batch has committed; if the commit fails
+every caller in the batch gets :class:`AuditUnavailable` and must not answer
+with personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine
+
+from audit import (
+    AuditEntry,
+    Checkpoint,
+    MerkleFrontier,
+    encode_entry,
+    leaf_hash,
+    now_ts,
+    sign_checkpoint,
+)
+from service.db.engine import IMMEDIATE
+from service.observability.logging import get_logger
+from service.observability.metrics import AUDIT_APPENDS, AUDIT_BATCH_SIZE, AUDIT_FAILURES
+
+log = get_logger("creditgate.audit")
+_STOP = object()
+
+
+class AuditUnavailable(Exception):
+    """The entry could not be made durable; the access it records must not proceed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """An entry before the log gives it a ``seq`` and time."""
+
+    actor_type: str
+    actor_id: str
+    action: str
+    decision: str
+    reason: str
+    subject: str | None = None
+    purpose: str | None = None
+    consent_id: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_entry(self, seq: int, ts: str) -> AuditEntry:
+        """The entry this event becomes at position ``seq``."""
+        return AuditEntry(
+            seq=seq,
+            ts=ts,
+            actor_type=self.actor_type,
+            actor_id=self.actor_id,
+            action=self.action,
+            subject=self.subject,
+            purpose=self.purpose,
+            consent_id=self.consent_id,
+            decision=self.decision,
+            reason=self.reason,
+            request_id=self.request_id,
+            details=self.details,
+        )
+
+
+_INSERT_ENTRY = (
+    "INSERT INTO audit_entries (seq, ts, actor_type, actor_id, action, subject, consent_id, decision, body, "
+    "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHECKPOINT = (
+    "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) VALUES (?, ?, ?, ?, ?)"
+)
+_SELECT_HEAD = "SELECT size, frontier, checkpoint_size, checkpoint_unix_ms FROM audit_head WHERE id = 1"
+_UPDATE_HEAD = "UPDATE audit_head SET size = ?, frontier = ?, checkpoint_size = ?, checkpoint_unix_ms = ? WHERE id = 1"
+
+
+class AuditWriter:
+    """Queue in front of a single committing thread; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signing_key: Ed25519PrivateKey,
+        *,
+        batch_max: int = 512,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 1.0,
+        commit_timeout: float = 30.0,
+        linger_seconds: float = 0.0005,
+    ) -> None:
+        self._engine = engine
+        self._key = signing_key
+        self._batch_max = batch_max
+        self._cp_every = checkpoint_every
+        self._cp_ms = int(checkpoint_seconds * 1000)
+        self._timeout = commit_timeout
+        self._linger = linger_seconds
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._uncovered = False
+
+    def start(self) -> None:
+        """Start the committing thread (idempotent)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        """Commit what is queued, sign a final checkpoint, stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=self._timeout)
+
+    def submit(self, event: AuditEvent) -> Future[AuditEntry]:
+        """Queue ``event``; the future resolves once its batch is committed."""
+        # Encode once here so a malformed event fails its own caller, not the batch.
+        encode_entry(event.to_entry(1, now_ts()))
+        if self._thread is None:
+            raise AuditUnavailable("audit writer is not running")
+        fut: Future[AuditEntry] = Future()
+        self._queue.put((event, fut))
+        return fut
+
+    def append(self, event: AuditEvent) -> AuditEntry:
+        """Append and wait until the entry is durably committed."""
+        fut = self.submit(event)
+        try:
+            return fut.result(timeout=self._timeout)
+        except AuditUnavailable:
+            raise
+        except Exception as exc:
+            raise AuditUnavailable("audit append failed") from exc
+
+    async def append_async(self, event: AuditEvent) -> AuditEntry:
+        """:meth:`append` for async callers, without blocking the event loop."""
+        fut = self.submit(event)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), self._timeout)
+        except AuditUnavailable:
+            raise
+        except Exception as exc:
+            raise AuditUnavailable("audit append failed") from exc
+
+    def _run(self) -> None:
+        q = self._queue
+        while True:
+            try:
+                first = q.get(timeout=0.2)
+            except queue.Empty:
+                self._idle_checkpoint()
+                continue
+            stopping = first is _STOP
+            batch = [] if stopping else [first]
+            lingered = False
+            while len(batch) < self._batch_max:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    # Several appenders are active (the queue held more than one): give the
+                    # ones just woken by the previous commit a moment to join this batch.
+                    # A lone appender (batch of one) never waits.
+                    if lingered or len(batch) < 2 or stopping:
+                        break
+                    lingered = True
+                    try:
+                        item = q.get(timeout=self._linger)
+                    except queue.Empty:
+                        break
+                if item is _STOP:
+                    stopping = True
+                    continue
+                batch.append(item)
+            if batch:
+                self._commit_batch(batch)
+            if stopping:
+                self._idle_checkpoint(force=True)
+                return
+
+    def _commit_batch(self, batch: list[tuple[AuditEvent, Future[AuditEntry]]]) -> None:
+        try:
+            entries = self._commit([ev for ev, _ in batch])
+        except Exception as exc:
+            AUDIT_FAILURES.inc()
+            log.error("audit_commit_failed", error=type(exc).__name__, batch=len(batch))
+            for _, fut in batch:
+                fut.set_exception(AuditUnavailable("audit log unavailable"))
+            return
+        AUDIT_APPENDS.inc(len(entries))
+        AUDIT_BATCH_SIZE.observe(len(entries))
+        for (_, fut), entry in zip(batch, entries, strict=True):
+            fut.set_result(entry)
+
+    def _sql(self, statement: str) -> str:
+        # The hot path speaks the driver's own paramstyle: sqlite3 takes "?", psycopg "%s".
+        return statement if self._engine.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+
+    def _lock_head(self, cur: Any) -> tuple[int, bytes, int, int]:
+        # SQLite already holds the write lock from BEGIN IMMEDIATE; PostgreSQL locks the row.
+        statement = _SELECT_HEAD if self._engine.dialect.name == "sqlite" else _SELECT_HEAD + " FOR UPDATE"
+        cur.execute(self._sql(statement))
+        size, frontier, cp_size, cp_ms = cur.fetchone()
+        return int(size), bytes(frontier), int(cp_size), int(cp_ms)
+
+    def _commit(self, events: list[AuditEvent]) -> list[AuditEntry]:
+        # Raw DBAPI inside one SQLAlchemy-managed transaction: the ORM/Core layers cost
+        # more than the commit itself here, and this path runs once per batch.
+        with self._engine.connect() as conn:
+            conn.execution_options(**IMMEDIATE)
+            with conn.begin():
+                return self._append_rows(conn, events)
+
+    def append_in(self, conn: Connection, *events: AuditEvent) -> list[AuditEntry]:
+        """Append inside the caller's open transaction, so that a state change and its
+        audit entry commit (or roll back) together.
+
+        On SQLite the caller's transaction must have begun IMMEDIATE (see
+        ``Services.write_session``); the entry is durable when the caller commits.
+        """
+        for ev in events:
+            encode_entry(ev.to_entry(1, now_ts()))
+        return self._append_rows(conn, list(events))
+
+    def _append_rows(self, conn: Connection, events: list[AuditEvent]) -> list[AuditEntry]:
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
+            frontier = MerkleFrontier.from_bytes(frontier_raw)
+            seq = size
+            ts = now_ts()
+            entries: list[AuditEntry] = []
+            rows: list[tuple[Any, ...]] = []
+            for ev in events:
+                seq += 1
+                entry = ev.to_entry(seq, ts)
+                body = encode_entry(entry)
+                lh = leaf_hash(body)
+                frontier.append(lh)
+                entries.append(entry)
+                rows.append((seq, ts, entry.actor_type, entry.actor_id, entry.action, entry.subject,
+                             entry.consent_id, entry.decision, body, lh))
+            cur.executemany(self._sql(_INSERT_ENTRY), rows)
+            now_ms = int(time.time() * 1000)
+            if seq - cp_size >= self._cp_every or now_ms - cp_ms >= self._cp_ms:
+                self._insert_checkpoint(cur, seq, frontier.root())
+                cp_size, cp_ms = seq, now_ms
+            cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms))
+        finally:
+            cur.close()
+        self._uncovered = cp_size < seq
+        return entries
+
+    def _insert_checkpoint(self, cur: Any, size: int, root: bytes) -> Checkpoint:
+        cp = sign_checkpoint(self._key, size, root, now_ts())
+        cur.execute(self._sql(_INSERT_CHECKPOINT), (cp.tree_size, cp.root_hash, cp.ts, cp.key_id, cp.signature))
+        return cp
+
+    def _idle_checkpoint(self, force: bool = False) -> Checkpoint | None:
+        """Sign a checkpoint over entries that arrived since the last one, once a
+        second has passed (or at shutdown), so a quiet log is never left unsigned."""
+        if not self._uncovered:
+            return None
+        try:
+            return self.checkpoint_now(min_age_ms=0 if force else self._cp_ms)
+        except Exception as exc:
+            log.error("audit_checkpoint_failed", error=type(exc).__name__)
+            return None
+
+    def checkpoint_now(self, min_age_ms: int = 0) -> Checkpoint | None:
+        """Sign a checkpoint now if any entry is not yet covered by one."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**IMMEDIATE)
+            with conn.begin():
+                cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
+                now_ms = int(time.time() * 1000)
+                if size == cp_size or now_ms - cp_ms < min_age_ms:
+                    self._uncovered = size > cp_size
+                    return None
+                cp = self._insert_checkpoint(cur, size, MerkleFrontier.from_bytes(frontier_raw).root())
+                cur.execute(self._sql(_UPDATE_HEAD), (size, frontier_raw, size, now_ms))
+                cur.close()
+        self._uncovered = False
+        return cp

@@ -1,0 +1,121 @@
+"""Runtime settings, read once from ``CREDITGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_PREFIX = "CREDITGATE_"
+
+
+class ConfigError(Exception):
+    """A setting is present but unusable; the message names the variable, never its value."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(_PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{_PREFIX}{name} must be an integer") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{_PREFIX}{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def check_public_url(name: str, value: str, *, allow_path: bool = True) -> str:
+    """An absolute https URL, or http on a loopback host for local use, with no query or
+    fragment (and no path unless ``allow_path``); raise ConfigError naming ``name`` otherwise."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigError(f"{_PREFIX}{name} is not a URL") from None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(f"{_PREFIX}{name} must be an https URL (http only on a loopback host)")
+    if parts.query or "#" in value or (not allow_path and parts.path not in ("", "/")):
+        raise ConfigError(f"{_PREFIX}{name} must not carry a query or fragment{'' if allow_path else ' or a path'}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment.
+
+    The defaults give the embedded set-up: SQLite and a key file inside the
+    data directory, the API on 127.0.0.1:8000.
+    """
+
+    data_dir: Path
+    database_url: str
+    key_file: Path
+    master_key: str | None = field(repr=False, default=None)
+    previous_master_keys: tuple[str, ...] = field(repr=False, default=())
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 64 * 1024
+    audit_batch_max: int = 512
+    checkpoint_every_entries: int = 1000
+    checkpoint_every_seconds: float = 1.0
+    # OAuth 2.0: this service's issuer identifier (RFC 8414), the redirect URIs of the
+    # people's web client ``creditgate-web`` (empty: ``<issuer>/app/callback``) and the
+    # access-token lifetime in seconds (at most 15 minutes).
+    issuer: str = "http://127.0.0.1:8000"
+    web_redirect_uris: tuple[str, ...] = ()
+    access_token_ttl: int = 600
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from the process environment."""
+        data_dir = Path(_env("DATA_DIR", "./data") or "./data").expanduser().resolve()
+        database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'creditgate.db'}"
+        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        key_file = Path(_env("KEY_FILE") or str(data_dir / "keys.json")).expanduser()
+        previous = tuple(k for k in (_env("PREVIOUS_MASTER_KEYS", "") or "").split(",") if k)
+        log_level = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(f"{_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            key_file=key_file,
+            master_key=_env("MASTER_KEY"),
+            previous_master_keys=previous,
+            log_level=log_level,
+            host=_env("HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int_env("PORT", 8000, 1, 65535),
+            workers=_int_env("WORKERS", 1, 1, 64),
+            max_body_bytes=_int_env("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            audit_batch_max=_int_env("AUDIT_BATCH_MAX", 512, 1, 10_000),
+            checkpoint_every_entries=_int_env("CHECKPOINT_EVERY_ENTRIES", 1000, 1, 1000),
+            issuer=check_public_url("ISSUER", (_env("ISSUER") or "http://127.0.0.1:8000").rstrip("/"),
+                                    allow_path=False),
+            web_redirect_uris=tuple(
+                check_public_url("WEB_REDIRECT_URIS", uri.strip())
+                for uri in (_env("WEB_REDIRECT_URIS", "") or "").split(",") if uri.strip()
+            ),
+            access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
+        )

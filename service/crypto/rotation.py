@@ -1,0 +1,80 @@
+"""Online KEK rotation: rewrap every data key under the active KEK, batch by batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, select, update
+
+from service.crypto.envelope import open_envelope, seal_envelope, wrap_associated_data
+from service.crypto.keys import KekProvider
+from service.crypto.models import SubjectKey
+from service.db.types import utcnow
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """What a rewrap pass did."""
+
+    rewrapped: int
+    remaining: int
+    active_kek: str
+
+
+def key_usage(engine: Engine) -> dict[str, int]:
+    """How many data keys each KEK version wraps."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(SubjectKey.kek_id, func.count()).group_by(SubjectKey.kek_id)  # type: ignore[call-overload]
+        ).all()
+    return {kek_id: count for kek_id, count in rows}
+
+
+def pending_rewrap(engine: Engine, active_kek: str) -> int:
+    """Data keys not yet wrapped by ``active_kek``."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(SubjectKey).where(SubjectKey.kek_id != active_kek)  # type: ignore[arg-type]
+            ).scalar_one()
+        )
+
+
+def rewrap_all(
+    engine: Engine,
+    keks: KekProvider,
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> RotationResult:
+    """Rewrap every data key not under the active KEK.
+
+    Each batch is its own short transaction so queries keep running; the update
+    is conditional on the old KEK id, so a key rewrapped by a concurrent run is
+    left alone rather than overwritten.
+    """
+    active_id, active = keks.active()
+    done = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(SubjectKey.id, SubjectKey.kek_id, SubjectKey.wrapped_key)  # type: ignore[call-overload]
+                .where(SubjectKey.kek_id != active_id)
+                .order_by(SubjectKey.id)
+                .limit(batch_size)
+            ).all()
+            for dek_id, old_kek_id, wrapped in rows:
+                dek = open_envelope(keks.get(old_kek_id), wrapped, wrap_associated_data(dek_id, old_kek_id))
+                new = seal_envelope(active, active_id, dek, wrap_associated_data(dek_id, active_id))
+                conn.execute(
+                    update(SubjectKey)
+                    .where(SubjectKey.id == dek_id, SubjectKey.kek_id == old_kek_id)  # type: ignore[arg-type]
+                    .values(kek_id=active_id, wrapped_key=new, rewrapped_at=utcnow())
+                )
+        if not rows:
+            break
+        done += len(rows)
+        if progress:
+            progress(len(rows))
+    return RotationResult(done, pending_rewrap(engine, active_id), active_id)

@@ -1,0 +1,47 @@
+"""Signed documents the service hands out (consent receipts, reports): compact JWS, EdDSA.
+
+Anyone can verify them with the ``documents`` key published at ``/oauth/jwks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from joserfc import jws
+
+from service.crypto.keys import Keyring
+from service.identity.jose import StrictJWSRegistry, kid_for, okp_key
+
+_REGISTRY = StrictJWSRegistry(["EdDSA"])
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the bytes that hashes and signatures cover."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def sha256_hex(value: Any) -> str:
+    """SHA-256 of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def sign_document(keyring: Keyring, payload: dict[str, Any], typ: str) -> str:
+    """A compact JWS over ``payload`` with the documents key; ``typ`` names the document kind."""
+    key = keyring.signing_key("documents")
+    header = {"alg": "EdDSA", "kid": kid_for(key), "typ": typ}
+    return jws.serialize_compact(header, canonical_json(payload), okp_key(key), registry=_REGISTRY)
+
+
+def verify_document(token: str, public_key: Ed25519PublicKey, typ: str) -> dict[str, Any]:
+    """Verify a document signed by :func:`sign_document`; raises ValueError when it does not verify."""
+    try:
+        obj = jws.deserialize_compact(token, okp_key(public_key), registry=_REGISTRY)
+    except Exception as exc:
+        raise ValueError("document signature does not verify") from exc
+    if obj.headers().get("typ") != typ:
+        raise ValueError("unexpected document type")
+    payload: dict[str, Any] = json.loads(obj.payload)
+    return payload

@@ -1,0 +1,154 @@
+"""The governed access path: decide → decrypt what was allowed → mask → audit → return.
+
+Every read of personal information goes through :meth:`AccessGate.read_subject`.
+The audit entry is committed before the caller gets anything, and a denial is
+audited too; if the audit log cannot take the entry the caller gets
+:class:`~service.audit_log.writer.AuditUnavailable` and no data (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from policies import (
+    AccessRequest,
+    ConsentView,
+    Decision,
+    FieldKind,
+    InvalidIdentifier,
+    MaskingPolicy,
+    Role,
+    Viewer,
+    decide,
+    load_masking_policy,
+    parse_resident_id,
+)
+from service.audit_log.writer import AuditEvent, AuditWriter
+from service.crypto.vault import FieldPlace, FieldVault, SealedField
+from service.db.types import utcnow
+from service.gate.grant import issue
+from service.observability.metrics import GATE_DECISIONS
+from service.subjects.models import SUBJECT_FIELD_COLUMNS, Subject
+
+
+class AccessDenied(Exception):
+    """The policy said no; ``reason`` is the stable reason code, already audited."""
+
+    def __init__(self, reason: str, audit_seq: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.audit_seq = audit_seq
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What the gate hands back: masked fields and the audit entry that records it."""
+
+    decision: Decision
+    fields: Mapping[str, str | None]
+    audit_seq: int
+
+
+def response_digest(payload: object) -> str:
+    """SHA-256 of the canonical JSON of a response, for the audit entry."""
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _sealed(subject: Subject, kind: str) -> SealedField:
+    column = SUBJECT_FIELD_COLUMNS[kind]
+    return SealedField(FieldPlace("subjects", column, subject.id), getattr(subject, column), kind)
+
+
+class AccessGate:
+    """The one gate in front of personal data."""
+
+    def __init__(self, vault: FieldVault, writer: AuditWriter, masking: MaskingPolicy | None = None) -> None:
+        self._vault = vault
+        self._writer = writer
+        self._masking = masking or load_masking_policy()
+
+    def birth_date(self, session: Session, subject_id: str) -> date | None:
+        """The subject's birth date, for age rules (guardianship, who may grant consent).
+
+        Only the date leaves the gate, never the ID number it is read from.
+        """
+        subject = session.get(Subject, subject_id)
+        return None if subject is None else self._birth_date(session, subject)
+
+    def _birth_date(self, session: Session, subject: Subject) -> date | None:
+        # The guardianship rule needs the ward's age, which only the encrypted ID
+        # number holds; this narrow grant opens that one field, for the decision
+        # only, and its value never leaves this method.
+        probe = Decision(
+            allowed=True,
+            reason="guardianship_age_check",
+            subject_id=subject.id,
+            role=Role.GUARDIAN,
+            categories=frozenset(),
+            fields=frozenset({FieldKind.ID_NUMBER}),
+            consent_id=None,
+            purpose=None,
+        )
+        opened = self._vault.decrypt(issue(probe), session, subject.id, {"id_number": _sealed(subject, "id_number")})
+        try:
+            return parse_resident_id(opened["id_number"] or "").birth_date
+        except InvalidIdentifier:
+            return None
+
+    def read_subject(
+        self,
+        session: Session,
+        *,
+        viewer: Viewer,
+        subject_id: str,
+        request_id: str | None,
+        action: str = "subject.read",
+        purpose: str | None = None,
+        consent: ConsentView | None = None,
+        now: datetime | None = None,
+    ) -> ReadResult:
+        """Decide, decrypt, mask and audit one read of a subject's personal fields."""
+        now = now or utcnow()
+        subject = session.get(Subject, subject_id)
+        birth = None
+        if subject is not None and viewer.role == Role.GUARDIAN and subject_id in viewer.wards:
+            birth = self._birth_date(session, subject)
+        decision = decide(
+            AccessRequest(
+                viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,
+                subject_birth_date=birth,
+            )
+        )
+        if decision.allowed and subject is None:
+            decision = Decision(
+                allowed=False, reason="subject_unknown", subject_id=subject_id, role=decision.role,
+                categories=frozenset(), fields=frozenset(), consent_id=decision.consent_id,
+                purpose=decision.purpose,
+            )
+        GATE_DECISIONS.labels("allow" if decision.allowed else "deny", decision.reason).inc()
+        base = {
+            "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
+            "subject": subject_id if subject is not None else None, "purpose": purpose,
+            "consent_id": consent.id if consent else None, "request_id": request_id,
+        }
+        if not decision.allowed:
+            entry = self._writer.append(AuditEvent(decision="deny", reason=decision.reason, **base))
+            raise AccessDenied(decision.reason, entry.seq)
+        assert subject is not None  # narrowed by the subject_unknown rewrite above
+        wanted = sorted(k for k in SUBJECT_FIELD_COLUMNS if k in decision.fields)
+        plain = self._vault.decrypt(issue(decision), session, subject_id, {k: _sealed(subject, k) for k in wanted})
+        masked = {k: self._masking.mask(FieldKind(k), decision.role, v) for k, v in plain.items()}
+        details = {
+            "fields": [k for k in wanted if masked[k] is not None],
+            "categories": sorted(decision.categories),
+            "response_sha256": response_digest(masked),
+        }
+        entry = self._writer.append(AuditEvent(decision="allow", reason=decision.reason, details=details, **base))
+        return ReadResult(decision, masked, entry.seq)

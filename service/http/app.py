@@ -1,0 +1,74 @@
+"""The Litestar application factory (``granian --factory service.http.app:create_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+
+from service.admin.routes import ROUTES as ADMIN_ROUTES
+from service.config import Settings
+from service.consent.routes import CONSENT_HANDLERS
+from service.consent.sweeper import ExpirySweeper
+from service.http.context import with_request_context
+from service.http.problems import EXCEPTION_HANDLERS
+from service.http.system import health, metrics
+from service.identity.guards import EXCEPTION_HANDLERS as AUTH_EXCEPTION_HANDLERS
+from service.identity.guards import provide_principal
+from service.identity.routes import ROUTES as OAUTH_ROUTES
+from service.observability.logging import configure_logging
+from service.runtime import Services, build_services
+
+
+class CreditGateApp(Litestar):
+    """Litestar with the request context wrapped around *every* request.
+
+    App-level middleware does not run for unmatched routes (404/405), and those
+    responses must carry a request id and be counted too.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await with_request_context(super().__call__, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    extra_handlers: Sequence[ControllerRouterHandler] = (),
+) -> CreditGateApp:
+    """Build the app; ``services`` may be injected by tests, else built from ``settings``."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    configure_logging(settings.log_level)
+    svc = services or build_services(settings)
+
+    def provide_services() -> Services:
+        return svc
+
+    sweeper = ExpirySweeper(svc)
+    return CreditGateApp(
+        route_handlers=[health, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *extra_handlers],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="creditgate",
+            version="1.0.0",
+            description="Consent-gated personal public credit information queries.",
+            path="/schema",
+        ),
+        on_startup=[svc.start, sweeper.start],
+        on_shutdown=[sweeper.stop, svc.close],
+        state=State({"services": svc}),
+        logging_config=None,
+    )

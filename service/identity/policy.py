@@ -1,0 +1,108 @@
+"""Identity rules in one place: roles and their scopes, handles, passwords, lock-out,
+token and code lifetimes, provider types.
+
+These are deliberately constants of the service (not policy data in ``policies``):
+they describe how callers authenticate, not what personal data they may see.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from policies import Role
+
+# --- roles and scopes ---------------------------------------------------------------------------
+
+#: The scope every token of a role carries; a client may ask for a subset.
+ROLE_SCOPES: dict[Role, tuple[str, ...]] = {
+    Role.INSTITUTION: ("consent:request", "consent:read", "query"),
+    Role.PROVIDER: ("records:write",),
+    Role.AUDITOR: ("audit:read",),
+    Role.OPERATOR: ("admin",),
+    Role.SUBJECT: ("me",),
+    Role.GUARDIAN: ("me",),
+}
+
+#: Roles a token can carry (``public`` is the absence of a token).
+TOKEN_ROLES: frozenset[Role] = frozenset(ROLE_SCOPES)
+
+#: Roles of people who log in with a username and password.
+ACCOUNT_ROLES: frozenset[Role] = frozenset({Role.SUBJECT, Role.GUARDIAN, Role.AUDITOR, Role.OPERATOR})
+
+#: Every scope the authorization server knows, in a stable order.
+ALL_SCOPES: tuple[str, ...] = tuple(dict.fromkeys(s for scopes in ROLE_SCOPES.values() for s in scopes))
+
+#: What the login page tells a person each scope lets the client do.
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "me": "查看和管理您本人（或被监护人）的授权、报告和查询记录 · your own consents, report and access log",
+    "audit:read": "读取并核验审计日志 · read and verify the audit trail",
+    "admin": "登记机构、信源单位和账户 · register institutions, providers and accounts",
+    "consent:request": "request consent",
+    "consent:read": "read consents",
+    "query": "query under a consent",
+    "records:write": "register records",
+}
+
+# --- providers ----------------------------------------------------------------------------------
+
+#: Kinds of record provider / deciding department (信源单位 / 认定部门).
+PROVIDER_TYPES: frozenset[str] = frozenset(
+    {
+        "market_regulation",  # 市场监督管理
+        "court",  # 人民法院
+        "tax",  # 税务
+        "human_resources",  # 人力资源和社会保障
+        "education",  # 教育
+        "emergency_management",  # 应急管理
+        "ecology_environment",  # 生态环境
+        "housing_construction",  # 住房和城乡建设
+        "public_security",  # 公安
+        "transport",  # 交通运输
+        "health",  # 卫生健康
+        "medical_security",  # 医疗保障
+        "development_reform",  # 发展改革 (信用主管部门)
+    }
+)
+
+# --- handles and passwords ----------------------------------------------------------------------
+
+#: A login handle: lowercase letters, digits, '.', '_' and '-', 3 to 64 characters.
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+# A long digit run could be an ID, phone or card number: a handle must not carry one.
+_DIGIT_RUN = re.compile(r"[0-9]{7,}")
+
+PASSWORD_MIN_LENGTH = 12
+#: Bound on the work one login can cause (argon2 hashes any length, but slowly).
+PASSWORD_MAX_LENGTH = 256
+
+#: Consecutive failed logins that lock an account, and for how long.
+MAX_FAILED_LOGINS = 5
+LOCKOUT_DURATION = timedelta(minutes=15)
+
+# --- tokens and codes ---------------------------------------------------------------------------
+
+ACCESS_TOKEN_AUDIENCE = "creditgate-api"  # noqa: S105 (an audience, not a secret)
+ACCESS_TOKEN_MAX_TTL = 15 * 60
+AUTHORIZATION_CODE_TTL = timedelta(seconds=60)
+#: Allowed clock skew when checking exp / nbf / iat, in seconds.
+CLOCK_LEEWAY = 30
+#: A client assertion may not claim to be valid for longer than this (exp - now), seconds.
+ASSERTION_MAX_LIFETIME = 300
+#: Algorithms accepted for client assertions (RFC 7523 private_key_jwt).
+ASSERTION_ALGORITHMS: tuple[str, ...] = ("EdDSA", "ES256")
+#: The one algorithm access tokens are signed with.
+TOKEN_ALGORITHM = "EdDSA"  # noqa: S105 (an algorithm name)
+
+#: The people's web client: public (PKCE), authorization code only.
+WEB_CLIENT_ID = "creditgate-web"
+
+
+def valid_username(username: str) -> bool:
+    """True for a well-formed login handle that cannot be personal data."""
+    return USERNAME_PATTERN.fullmatch(username) is not None and _DIGIT_RUN.search(username) is None
+
+
+def scopes_for(role: Role) -> tuple[str, ...]:
+    """The full scope of tokens for ``role``."""
+    return ROLE_SCOPES[role]

@@ -1,0 +1,122 @@
+"""Every error is RFC 9457 problem+json with a stable code; bad input changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import post
+from litestar.params import JSONBody
+from litestar.testing import TestClient
+
+from service.http.app import create_app
+from service.http.problems import ProblemError
+from service.runtime import Services
+
+
+class Echo(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    count: int
+
+
+@post("/test/echo", sync_to_thread=False)
+def echo(data: JSONBody[Echo]) -> dict[str, Any]:
+    return {"count": data.count}
+
+
+@post("/test/conflict", sync_to_thread=False)
+def conflict() -> None:
+    raise ProblemError(409, "already_exists", "that resource exists")
+
+
+@post("/test/crash", sync_to_thread=False)
+def crash() -> None:
+    raise RuntimeError("boom with 11010519491231002X inside")
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient[Any]]:
+    app = create_app(services=services, extra_handlers=[echo, conflict, crash])
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _is_problem(resp: Any, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["code"] == code and body["status"] == status
+    assert body["type"].endswith("/" + code) and body["title"]
+    assert body["request_id"] == resp.headers["x-request-id"]
+    return body
+
+
+def test_404_405(client: TestClient[Any]) -> None:
+    _is_problem(client.get("/no/such/route"), 404, "not_found")
+    body = _is_problem(client.delete("/health"), 405, "method_not_allowed")
+    assert "GET" in client.delete("/health").headers.get("allow", "GET")
+    assert body["detail"]
+
+
+def test_validation_errors_name_fields_not_values(client: TestClient[Any]) -> None:
+    resp = client.post("/test/echo", json={"name": "张三丰", "count": "11010519491231002X"})
+    body = _is_problem(resp, 400, "validation_error")
+    assert "11010519491231002X" not in resp.text and "张三丰" not in resp.text
+    assert body["errors"] and "count" in body["errors"][0]["message"] + body["errors"][0]["field"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b'{"name": "a", "count": 1, "extra": true}', "validation_error"),  # unknown field
+        (b'{"name": "a"}', "validation_error"),  # missing field
+        (b'{"name": 5, "count": 1}', "validation_error"),  # wrong type
+        (b"[]", "validation_error"),  # wrong shape
+        (b"{not json", "malformed_body"),
+        (b"", "validation_error"),
+    ],
+)
+def test_bad_bodies_are_400(client: TestClient[Any], payload: bytes, code: str) -> None:
+    resp = client.post("/test/echo", content=payload, headers={"content-type": "application/json"})
+    _is_problem(resp, 400, code)
+
+
+def test_oversized_body_is_413(client: TestClient[Any], services: Services) -> None:
+    big = b'{"name": "' + b"a" * (services.settings.max_body_bytes + 10) + b'", "count": 1}'
+    resp = client.post("/test/echo", content=big, headers={"content-type": "application/json"})
+    _is_problem(resp, 413, "payload_too_large")
+
+
+def test_own_problem_and_unexpected_error(client: TestClient[Any]) -> None:
+    _is_problem(client.post("/test/conflict"), 409, "already_exists")
+    resp = client.post("/test/crash")
+    _is_problem(resp, 500, "internal_error")
+    assert "11010519491231002X" not in resp.text and "boom" not in resp.text
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient[Any]) -> None:
+    mine = client.get("/health", headers={"x-request-id": "client-chosen-123"})
+    assert mine.headers["x-request-id"] == "client-chosen-123"
+    evil = client.get("/health", headers={"x-request-id": "bad id\twith 13800138000"})
+    assert evil.headers["x-request-id"] != "bad id\twith 13800138000"
+    assert len(evil.headers["x-request-id"]) == 32
+
+
+def test_health_metrics_schema(client: TestClient[Any]) -> None:
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "creditgate_http_requests_total" in metrics.text
+    assert client.get("/schema").status_code == 200
+    spec = client.get("/schema/openapi.json").json()
+    assert "/health" in spec["paths"]
+
+
+def test_health_reports_a_dead_database(services: Services) -> None:
+    app = create_app(services=services)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        services.engine.dispose()
+        services.engine.pool._creator = lambda *a: (_ for _ in ()).throw(OSError("down"))  # type: ignore[attr-defined]
+        _is_problem(c.get("/health"), 503, "database_unavailable")

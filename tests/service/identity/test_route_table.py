@@ -1,0 +1,152 @@
+"""Every protected route, called with every kind of token: the allowed set is exactly what
+its ``require_roles`` guard declares.
+
+The routes are read from the application itself, so a route added later is
+checked without touching this file, and a non-public route without a role
+guard fails here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from joserfc import jwt
+from litestar import Litestar, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
+from litestar.testing import TestClient
+
+from policies import Role
+from service.http.app import create_app
+from service.identity.guards import roles_of
+from service.identity.jose import StrictJWSRegistry, okp_key
+from service.identity.policy import TOKEN_ROLES
+from service.runtime import Services
+from tests.service.identity.tokens import Caller, issue_token_for
+
+PUBLIC_PATHS = ("/health", "/metrics")
+PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
+_PARAM = re.compile(r"\{[^}]+\}")
+_GUARD_CODES = {"forbidden_role", "insufficient_scope"}
+_AUTH_CODES = {"unauthorized", "token_invalid", "token_expired"}
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def protected_routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
+    """(method, path template, handler) for every non-public route of ``app``."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or is_public(route.path):
+            continue
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods):
+                if method in ("OPTIONS", "HEAD"):
+                    continue
+                found.append((method, route.path, handler))
+    return found
+
+
+def unguarded(app: Litestar) -> list[str]:
+    return [f"{m} {p}" for m, p, h in protected_routes(app) if not roles_of(h)]
+
+
+def _concrete(path: str) -> str:
+    return _PARAM.sub(lambda _: uuid.uuid4().hex, path)
+
+
+def _b64(obj: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+def _call(client: TestClient[Any], method: str, path: str, token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    kwargs: dict[str, Any] = {"headers": headers}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = {}
+    return client.request(method, path, **kwargs)
+
+
+def _code(resp: Any) -> str | None:
+    try:
+        return resp.json().get("code")
+    except ValueError:
+        return None
+
+
+def test_every_non_public_route_declares_its_roles(services: Services) -> None:
+    app = create_app(services=services)
+    routes = protected_routes(app)
+    assert len(routes) >= 13, "the admin routes at least must be found"
+    assert unguarded(app) == []
+
+
+def test_an_unguarded_route_is_caught(services: Services) -> None:
+    @get("/v1/forgot-the-guard", sync_to_thread=False)
+    def forgot() -> dict[str, str]:
+        return {}
+
+    app = create_app(services=services, extra_handlers=[forgot])
+    assert unguarded(app) == ["GET /v1/forgot-the-guard"]
+
+
+@pytest.fixture
+def callers(services: Services) -> dict[Role, Caller]:
+    return {role: issue_token_for(services, role, wards=[]) for role in sorted(TOKEN_ROLES)}
+
+
+def test_each_route_admits_exactly_its_roles(services: Services, callers: dict[Role, Caller]) -> None:
+    app = create_app(services=services)
+    operator = callers[Role.OPERATOR]
+    claims = dict(operator.claims)
+    kid = services.tokens.kid
+    bad_tokens = {
+        "expired": (issue_token_for(services, Role.OPERATOR, now=int(time.time()) - 3600).token, "token_expired"),
+        "other key": (jwt.encode({"typ": "at+jwt", "alg": "EdDSA", "kid": kid}, claims,
+                                 okp_key(Ed25519PrivateKey.generate()), registry=StrictJWSRegistry(["EdDSA"])),
+                      "token_invalid"),
+        "alg none": (f"{_b64({'typ': 'at+jwt', 'alg': 'none', 'kid': kid})}.{_b64(claims)}.", "token_invalid"),
+        "no token": (None, "unauthorized"),
+    }
+    checked = 0
+    failures: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for method, template, handler in protected_routes(app):
+            allowed = roles_of(handler)
+            if not allowed:
+                failures.append(f"{method} {template}: no require_roles guard")
+                continue
+            path = _concrete(template)
+            for name, (token, code) in bad_tokens.items():
+                resp = _call(client, method, path, token)
+                if resp.status_code != 401 or _code(resp) != code:
+                    failures.append(f"{method} {template} with {name}: {resp.status_code} {_code(resp)}")
+            for role, caller in callers.items():
+                resp = _call(client, method, path, caller.token)
+                code = _code(resp)
+                if role in allowed:
+                    if resp.status_code == 401 or (resp.status_code == 403 and code in _GUARD_CODES):
+                        failures.append(f"{method} {template} refused allowed role {role}: {resp.status_code} {code}")
+                elif resp.status_code != 403 or code != "forbidden_role":
+                    failures.append(f"{method} {template} admitted role {role}: {resp.status_code} {code}")
+                else:
+                    assert code not in _AUTH_CODES
+            checked += 1
+    assert failures == []
+    assert checked == len(protected_routes(app)) >= 13
+
+
+def test_admin_routes_are_operator_only(services: Services) -> None:
+    app = create_app(services=services)
+    admin = [(m, p, h) for m, p, h in protected_routes(app) if p.startswith("/v1/admin/")]
+    assert len(admin) == 13
+    assert all(roles_of(h) == frozenset({Role.OPERATOR}) for _, _, h in admin)
