@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from service.crypto.vault import FieldPlace, FieldVault, SealedField
 from service.db.types import utcnow
 from service.gate.grant import issue
 from service.observability.metrics import GATE_DECISIONS
+from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
 from service.subjects.models import SUBJECT_FIELD_COLUMNS, Subject
 
 
@@ -47,12 +49,25 @@ class AccessDenied(Exception):
 
 
 @dataclass(frozen=True)
+class OpenedRecord:
+    """A record the decision allowed, with its sealed details opened."""
+
+    record: CreditRecord
+    details: Mapping[str, str | None]
+
+
+RecordLoader = Callable[[Decision], Sequence[CreditRecord]]
+UseTaker = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
 class ReadResult:
-    """What the gate hands back: masked fields and the audit entry that records it."""
+    """What the gate hands back: masked fields, opened records, and the audit entry that records it."""
 
     decision: Decision
     fields: Mapping[str, str | None]
     audit_seq: int
+    records: Sequence[OpenedRecord] = ()
 
 
 def response_digest(payload: object) -> str:
@@ -113,8 +128,21 @@ class AccessGate:
         purpose: str | None = None,
         consent: ConsentView | None = None,
         now: datetime | None = None,
+        records: RecordLoader | None = None,
+        take_use: UseTaker | None = None,
+        details: Mapping[str, Any] | None = None,
+        only_fields: frozenset[str] | None = None,
     ) -> ReadResult:
-        """Decide, decrypt, mask and audit one read of a subject's personal fields."""
+        """Decide, decrypt, mask and audit one read of a subject's personal information.
+
+        ``records`` (given the allowing decision) returns the records this viewer may
+        see; their sealed details are opened only for categories the decision allows.
+        ``take_use`` consumes a consent use after the decision allows and before
+        anything is decrypted; it returns a denial reason when the use could not be
+        taken (revoked or exhausted meanwhile), which is then audited as a denial.
+        ``only_fields`` narrows the personal fields decrypted to those the response
+        needs (data minimisation); the decision still bounds them.
+        """
         now = now or utcnow()
         subject = session.get(Subject, subject_id)
         birth = None
@@ -127,11 +155,11 @@ class AccessGate:
             )
         )
         if decision.allowed and subject is None:
-            decision = Decision(
-                allowed=False, reason="subject_unknown", subject_id=subject_id, role=decision.role,
-                categories=frozenset(), fields=frozenset(), consent_id=decision.consent_id,
-                purpose=decision.purpose,
-            )
+            decision = _denied(decision, "subject_unknown")
+        if decision.allowed and take_use is not None:
+            refused = take_use()
+            if refused is not None:
+                decision = _denied(decision, refused)
         GATE_DECISIONS.labels("allow" if decision.allowed else "deny", decision.reason).inc()
         base = {
             "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
@@ -139,16 +167,43 @@ class AccessGate:
             "consent_id": consent.id if consent else None, "request_id": request_id,
         }
         if not decision.allowed:
-            entry = self._writer.append(AuditEvent(decision="deny", reason=decision.reason, **base))
+            entry = self._writer.append(
+                AuditEvent(decision="deny", reason=decision.reason, details=dict(details or {}), **base)
+            )
             raise AccessDenied(decision.reason, entry.seq)
         assert subject is not None  # narrowed by the subject_unknown rewrite above
-        wanted = sorted(k for k in SUBJECT_FIELD_COLUMNS if k in decision.fields)
-        plain = self._vault.decrypt(issue(decision), session, subject_id, {k: _sealed(subject, k) for k in wanted})
+        grant = issue(decision)
+        wanted = sorted(
+            k for k in SUBJECT_FIELD_COLUMNS if k in decision.fields and (only_fields is None or k in only_fields)
+        )
+        plain = self._vault.decrypt(grant, session, subject_id, {k: _sealed(subject, k) for k in wanted})
         masked = {k: self._masking.mask(FieldKind(k), decision.role, v) for k, v in plain.items()}
-        details = {
+        opened: list[OpenedRecord] = []
+        for record in records(decision) if records is not None else ():
+            sealed = {
+                column.removesuffix("_ct"): SealedField(
+                    FieldPlace("credit_records", column, record.id), getattr(record, column),
+                    f"category:{record.category}",
+                )
+                for column in RECORD_SEALED_COLUMNS
+            }
+            opened.append(OpenedRecord(record, self._vault.decrypt(grant, session, subject_id, sealed)))
+        payload = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened]}
+        audit_details = {
+            **(details or {}),
             "fields": [k for k in wanted if masked[k] is not None],
             "categories": sorted(decision.categories),
-            "response_sha256": response_digest(masked),
+            "records": [r.record.id for r in opened],
+            "response_sha256": response_digest(payload),
         }
-        entry = self._writer.append(AuditEvent(decision="allow", reason=decision.reason, details=details, **base))
-        return ReadResult(decision, masked, entry.seq)
+        entry = self._writer.append(
+            AuditEvent(decision="allow", reason=decision.reason, details=audit_details, **base)
+        )
+        return ReadResult(decision, masked, entry.seq, opened)
+
+
+def _denied(decision: Decision, reason: str) -> Decision:
+    return Decision(
+        allowed=False, reason=reason, subject_id=decision.subject_id, role=decision.role,  # type: ignore[arg-type]
+        categories=frozenset(), fields=frozenset(), consent_id=decision.consent_id, purpose=decision.purpose,
+    )

@@ -22,6 +22,7 @@ from service.identity.guards import EXCEPTION_HANDLERS as AUTH_EXCEPTION_HANDLER
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
+from service.query.routes import QUERY_HANDLERS
 from service.runtime import Services, build_services
 
 
@@ -54,7 +55,9 @@ def create_app(
 
     sweeper = ExpirySweeper(svc)
     return CreditGateApp(
-        route_handlers=[health, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *extra_handlers],
+        route_handlers=[
+            health, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
+        ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -1,0 +1,105 @@
+"""Governed reads over HTTP: institution queries, the person's report and access log."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, Parameter
+
+from policies import Role
+from service.db.types import utcnow
+from service.gate.access import AccessDenied
+from service.http.body import strict_body
+from service.http.context import current_request_id
+from service.http.problems import ProblemError
+from service.identity.guards import require_roles
+from service.identity.principal import Principal
+from service.query.service import QueryService, subject_for
+from service.runtime import Services
+
+Caller = NamedDependency[Principal]
+Svc = NamedDependency[Services]
+_ID = re.compile(r"^[0-9a-f]{32}$")
+PEOPLE = [require_roles(Role.SUBJECT, Role.GUARDIAN)]
+
+
+class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A query names the consent it relies on and the purpose it serves."""
+
+    consent_id: Annotated[str, msgspec.Meta(max_length=64)]
+    purpose: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+def _checked_id(value: str, field: str) -> str:
+    if not _ID.match(value):
+        raise ProblemError(400, "invalid_id", f"{field} must be 32 lowercase hex characters")
+    return value
+
+
+def _denied(exc: AccessDenied) -> ProblemError:
+    # A subject asking about somebody else learns nothing about whether they exist.
+    if exc.reason in {"not_self", "not_guardian", "subject_unknown"}:
+        return ProblemError(404, "not_found", "no such resource")
+    return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audit_seq=exc.audit_seq)
+
+
+@post("/v1/queries", guards=[require_roles(Role.INSTITUTION)], sync_to_thread=True, status_code=200,
+      dependencies={"payload": strict_body(QueryBody)}, tags=["query"],
+      summary="Read a person's credit report under a consent (one use)")
+def run_query(principal: Caller, services: Svc, data: JSONBody[QueryBody],
+              payload: NamedDependency[QueryBody]) -> dict[str, Any]:
+    """The report for this consent, masked for institutions and signed (JWS in ``signature``)."""
+    consent_id = _checked_id(payload.consent_id, "consent_id")
+    try:
+        report, jws = QueryService(services).institution_query(
+            principal, consent_id, payload.purpose, current_request_id(), utcnow()
+        )
+    except AccessDenied as exc:
+        raise ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded",
+                           audit_seq=exc.audit_seq) from None
+    return {"report": report, "signature": jws}
+
+
+def _subject(principal: Principal, subject: str | None) -> str:
+    try:
+        return subject_for(principal, _checked_id(subject, "subject") if subject else None)
+    except ValueError:
+        raise ProblemError(400, "subject_required", "name the ward with ?subject=<id>") from None
+
+
+@get("/v1/me/report", guards=PEOPLE, sync_to_thread=True, tags=["me"],
+     summary="My own full credit report (free, unlimited)")
+def my_report(principal: Caller, services: Svc, subject: FromQuery[str | None] = None) -> dict[str, Any]:
+    """All my records except expired ones, with their states, and the list and green-channel flags."""
+    try:
+        report, jws = QueryService(services).self_report(
+            principal, _subject(principal, subject), current_request_id(), utcnow()
+        )
+    except AccessDenied as exc:
+        raise _denied(exc) from None
+    return {"report": report, "signature": jws}
+
+
+@get("/v1/me/access-log", guards=PEOPLE, sync_to_thread=True, tags=["me"],
+     summary="Every access to my data, newest first")
+def my_access_log(
+    principal: Caller,
+    services: Svc,
+    subject: FromQuery[str | None] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Parameter(ge=1)] = None,
+) -> dict[str, Any]:
+    """Pages of audit entries about me; pass ``next_before`` as ``before`` for the next page."""
+    try:
+        return QueryService(services).access_log(
+            principal, _subject(principal, subject), current_request_id(), utcnow(), limit, before
+        )
+    except AccessDenied as exc:
+        raise _denied(exc) from None
+
+
+QUERY_HANDLERS = [run_query, my_report, my_access_log]

@@ -1,0 +1,141 @@
+"""The governed query over HTTP on both databases: every allow and deny rule, masking,
+the exact record set per state and window edge, the person's report and access log."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from policies import Role
+from service.audit_log.models import AuditEntryRow
+from service.consent.models import Consent
+from service.documents.signing import verify_document
+from service.query.service import REPORT_TYPE, SELF_REPORT_TYPE
+from tests.service.identity.tokens import issue_token_for
+from tests.service.query.conftest import Scene
+
+
+def _audit(scene: Scene, action: str) -> list[dict[str, Any]]:
+    with scene.services.session() as s:
+        bodies = s.execute(select(AuditEntryRow.body).order_by(AuditEntryRow.seq)).scalars()  # type: ignore[call-overload]
+        return [e for e in (json.loads(b) for b in bodies) if e["action"] == action]
+
+
+def _problem(resp: Any, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["code"] == code
+
+
+def test_query_returns_exactly_the_visible_records_masked_and_signed(scene: Scene) -> None:
+    consent = scene.consent()
+    resp = scene.query(consent)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    report = body["report"]
+    ids = {r["id"] for r in report["records"]}
+    expected = {scene.records[k] for k in ("active", "disputed", "ends_tomorrow", "court")}
+    assert ids == expected  # not repaired/corrected/revoked, not past the window, not tax (not consented)
+    disputed = next(r for r in report["records"] if r["id"] == scene.records["disputed"])
+    assert disputed["disputed"] is True and disputed["state"] == "disputed"
+    court = next(r for r in report["records"] if r["id"] == scene.records["court"])
+    assert court["facts"] == "有履行能力而拒不履行生效法律文书确定义务" and court["document"]["number"]
+    number = scene.person.id_number or ""
+    assert report["subject"]["id_number"] == number[:3] + "*" * 11 + number[-4:]
+    assert report["subject"]["name"] == "张*"  # helpers register the person as 张三
+    assert report["consent"]["uses"] == 1
+    public = scene.services.keyring.signing_key("documents").public_key()
+    assert verify_document(body["signature"], public, REPORT_TYPE) == report
+    entry = _audit(scene, "query")[-1]
+    assert entry["decision"] == "allow" and entry["consent_id"] == consent
+    assert set(entry["details"]["records"]) == expected
+    assert number not in json.dumps(entry) and "张三" not in json.dumps(entry, ensure_ascii=False)
+
+
+def test_categories_are_consent_intersect_purpose(scene: Scene) -> None:
+    consent = scene.consent(categories=["judicial_enforcement"])
+    report = scene.query(consent).json()["report"]
+    assert {r["id"] for r in report["records"]} == {scene.records["court"]}
+    assert "mobile" not in report["subject"]  # identity not consented: only name and ID number to identify
+
+
+def test_every_denial_is_403_with_its_code_and_audited(scene: Scene) -> None:
+    consent = scene.consent(max_queries=1)
+    assert scene.query(consent).status_code == 200
+    _problem(scene.query(consent), 403, "consent_exhausted")
+    other = scene.consent()
+    _problem(scene.query(other, purpose="credit_card_approval"), 403, "purpose_mismatch")
+    _problem(scene.query(other, bank=scene.rival), 403, "consent_not_held")
+    _problem(scene.query("0" * 32), 403, "consent_not_held")
+    _problem(scene.query("not-an-id"), 400, "invalid_id")
+    revoked = scene.consent()
+    assert scene.http.post(f"/v1/me/consents/{revoked}/revoke", headers=scene.person.headers).status_code == 200
+    _problem(scene.query(revoked), 403, "consent_revoked")
+    lapsed = scene.consent()
+    with scene.services.session() as s, s.begin():
+        row = s.get(Consent, lapsed)
+        assert row is not None
+        s.execute(update(Consent).where(Consent.id == lapsed).values(  # type: ignore[arg-type]
+            valid_from=row.valid_from - timedelta(days=40), valid_until=row.valid_from - timedelta(days=10)))
+    _problem(scene.query(lapsed), 403, "consent_expired")
+    denials = [e["reason"] for e in _audit(scene, "query") if e["decision"] == "deny"]
+    assert denials == ["consent_exhausted", "purpose_mismatch", "consent_not_held", "consent_not_held",
+                       "consent_revoked", "consent_expired"]
+
+
+def test_bad_query_bodies(scene: Scene) -> None:
+    consent = scene.consent()
+    for body, code in (({"consent_id": consent}, "validation_error"),
+                       ({"consent_id": consent, "purpose": "loan_approval", "extra": 1}, "validation_error"),
+                       ({"consent_id": 5, "purpose": "loan_approval"}, "validation_error")):
+        _problem(scene.http.post("/v1/queries", headers=scene.bank.headers, json=body), 400, code)
+    assert _audit(scene, "query") == []
+
+
+def test_suspended_institution_is_refused_at_once(scene: Scene) -> None:
+    consent = scene.consent()
+    operator = issue_token_for(scene.services, Role.OPERATOR)
+    inst = scene.bank.institution.id if scene.bank.institution else ""
+    assert scene.http.post(f"/v1/admin/institutions/{inst}/suspend", headers=operator.headers).status_code == 200
+    assert scene.query(consent).status_code == 401
+
+
+def test_self_report_shows_all_but_expired_with_states_and_flags(scene: Scene) -> None:
+    resp = scene.http.get("/v1/me/report", headers=scene.person.headers)
+    assert resp.status_code == 200, resp.text
+    report = resp.json()["report"]
+    by_id = {r["id"]: r for r in report["records"]}
+    shown = {k for k, v in scene.records.items() if v in by_id}
+    assert shown == {"active", "disputed", "repaired", "corrected", "revoked", "ends_tomorrow", "court", "tax"}
+    assert by_id[scene.records["repaired"]]["state"] == "repaired"
+    assert report["subject"]["name"] == "张三"  # the subject sees their own name in full
+    assert report["flags"] == {"on_serious_list": True, "no_negative_record_in_three_years": False}
+    public = scene.services.keyring.signing_key("documents").public_key()
+    assert verify_document(resp.json()["signature"], public, SELF_REPORT_TYPE) == report
+    assert _audit(scene, "report.self")[-1]["decision"] == "allow"
+
+
+def test_access_log_lists_accesses_newest_first_and_is_audited(scene: Scene) -> None:
+    consent = scene.consent()
+    scene.query(consent)
+    scene.query(consent, purpose="credit_card_approval")
+    page = scene.http.get("/v1/me/access-log", headers=scene.person.headers, params={"limit": 2}).json()
+    first, second = page["items"]
+    assert first["seq"] > second["seq"]
+    assert (first["action"], first["decision"], first["reason"]) == ("query", "deny", "purpose_mismatch")
+    assert (second["action"], second["decision"]) == ("query", "allow")
+    assert second["institution"]["id"] == (scene.bank.institution.id if scene.bank.institution else None)
+    assert second["records_returned"] == 4 and "administrative_penalty" in second["categories"]
+    rest = scene.http.get("/v1/me/access-log", headers=scene.person.headers,
+                          params={"before": page["next_before"], "limit": 200}).json()
+    assert all(item["seq"] < second["seq"] for item in rest["items"])
+    assert {"consent.grant", "consent.request"} <= {item["action"] for item in rest["items"]}
+    assert len(_audit(scene, "access_log.read")) == 2
+    other = issue_token_for(scene.services, Role.SUBJECT)
+    resp = scene.http.get("/v1/me/access-log", headers=other.headers, params={"subject": scene.person.subject_id})
+    _problem(resp, 404, "not_found")
+    _problem(scene.http.get("/v1/me/access-log", headers=scene.person.headers, params={"limit": 0}),
+             400, "validation_error")
