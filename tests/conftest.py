@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -122,3 +123,14 @@ def services(settings: Settings) -> Iterator[Services]:
     svc.start()
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def http(services: Services) -> Iterator[Any]:
+    """An in-process HTTP client on the app built around ``services``."""
+    from litestar.testing import TestClient
+
+    from service.http.app import create_app
+
+    with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
+        yield client

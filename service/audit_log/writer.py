@@ -15,9 +15,9 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -58,6 +58,26 @@ class AuditEvent:
     consent_id: str | None = None
     request_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Run inside the committing transaction, just before the entry is written: None
+    # lets the event stand; a reason code turns it into a denial with
+    # ``denied_details``. This is how a consent use is taken in the same commit as
+    # the audit entry that records the access.
+    precondition: Callable[[Connection], str | None] | None = field(default=None, compare=False)
+    denied_details: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def checked(self, conn: Connection) -> AuditEvent:
+        """This event, or its denial if the precondition refuses."""
+        if self.precondition is None:
+            return self
+        try:
+            with conn.begin_nested():
+                refused = self.precondition(conn)
+        except Exception:
+            # Only this event fails (closed); the rest of the batch commits.
+            refused = "precondition_failed"
+        if refused is None:
+            return self
+        return replace(self, decision="deny", reason=refused, details=self.denied_details, precondition=None)
 
     def to_entry(self, seq: int, ts: str) -> AuditEntry:
         """The entry this event becomes at position ``seq``."""
@@ -239,6 +259,9 @@ class AuditWriter:
         return self._append_rows(conn, list(events))
 
     def _append_rows(self, conn: Connection, events: list[AuditEvent]) -> list[AuditEntry]:
+        # Preconditions first: they lock rows (a consent) before the head row, the same
+        # order a revocation takes them in, so PostgreSQL never sees a lock cycle.
+        events = [ev.checked(conn) for ev in events]
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)

@@ -286,18 +286,35 @@ def consents_expire() -> None:
 @click.option("--subjects", default=300, show_default=True, help="How many people to generate.")
 @click.option("--seed", default=2026, show_default=True)
 def demo(subjects: int, seed: int) -> None:
-    """Load the demo data set (idempotent)."""
+    """Load the demo data set (idempotent) and print the demo logins and the bank's client."""
     from service.cli.progress import progress_bar
-    from service.demo.load import load_demo
+    from service.demo.load import demo_steps, load_demo
 
-    svc = _services(_settings())
+    settings = _settings()
+    svc = _services(settings)
     svc.start()
     try:
-        with progress_bar("loading demo subjects", subjects) as advance:
-            created = load_demo(svc, subjects, seed=seed, progress=advance)
+        with progress_bar("loading demo data", demo_steps(subjects)) as advance:
+            summary = load_demo(svc, subjects, seed=seed, progress=advance,
+                                credentials_file=settings.data_dir / "demo-credentials.json")
     finally:
         svc.close()
-    click.echo(f"demo data: {created} new subjects")
+    click.echo(f"demo data: {summary.new_subjects} new subjects, {summary.new_records} new records, "
+               f"{summary.new_consent_requests} new consent requests, {summary.new_providers} new providers, "
+               f"{summary.new_institutions} new institutions, {summary.new_accounts} new accounts")
+    click.echo("records by category: " + ", ".join(f"{k} {v}" for k, v in summary.records_by_category.items()))
+    click.echo("consents: " + ", ".join(f"{k} {v}" for k, v in summary.consent_states.items())
+               + "; requests: " + ", ".join(f"{k} {v}" for k, v in summary.request_states.items()))
+    click.echo(f"logins (password for all: {summary.password}):")
+    for login in summary.logins:
+        click.echo(f"  {login.username:<15} {login.role:<9} {login.note}")
+    creds = summary.bank_credentials
+    if creds is not None and creds.client_secret:
+        click.echo(f"bank client ({summary.bank_name}, {creds.auth_method}):")
+        click.echo(f"  client_id:     {creds.client_id}")
+        click.echo(f"  client_secret: {creds.client_secret}")
+        click.echo("  token: curl -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials "
+                   "http://127.0.0.1:8000/oauth/token")
 
 
 # --- registration: institutions, providers, accounts, guardianships, clients (service/admin/cli.py)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from policies import Role, age_on, load_categories, load_consent_settings, load_purposes, normalize_resident_id
@@ -18,6 +18,7 @@ from policies.consent import RequestedTerms, check_request, effective_state, gra
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
 from service.documents.signing import sha256_hex, sign_document
+from service.errors import CodedError
 from service.identity.models import Institution
 from service.identity.principal import Principal
 from service.runtime import Services
@@ -30,26 +31,16 @@ class ConsentNotFound(Exception):
     """Unknown id, or one the caller may not see (the two are not distinguished)."""
 
 
-class ConsentConflict(Exception):
+class ConsentConflict(CodedError):
     """The request or consent is not in a state that allows the action."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(code)
-        self.code = code
-        self.detail = detail
 
 
 class _Lapsed(Exception):
     """Internal: the pending request turned out to be past its expiry."""
 
 
-class ConsentForbidden(Exception):
+class ConsentForbidden(CodedError):
     """The caller may see the item but may not act on it (e.g. a minor granting)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(code)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -407,7 +398,9 @@ class ConsentService:
     # --- use and expiry --------------------------------------------------------------------
 
     @staticmethod
-    def consume(session: Session, consent_id: str, institution_id: str, purpose: str, now: datetime) -> bool:
+    def consume(
+        session: Session | Connection, consent_id: str, institution_id: str, purpose: str, now: datetime
+    ) -> bool:
         """Take one use of a consent, atomically, if it is active, held by this institution,
         for this purpose, inside its window and not exhausted. Revocation and this update
         are ordered by the database, so a query after a committed revocation gets False."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from policies import (
@@ -57,7 +58,7 @@ class OpenedRecord:
 
 
 RecordLoader = Callable[[Decision], Sequence[CreditRecord]]
-UseTaker = Callable[[], str | None]
+UseClaim = Callable[[Connection], str | None]
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class AccessGate:
         consent: ConsentView | None = None,
         now: datetime | None = None,
         records: RecordLoader | None = None,
-        take_use: UseTaker | None = None,
+        claim: UseClaim | None = None,
         details: Mapping[str, Any] | None = None,
         only_fields: frozenset[str] | None = None,
     ) -> ReadResult:
@@ -137,9 +138,10 @@ class AccessGate:
 
         ``records`` (given the allowing decision) returns the records this viewer may
         see; their sealed details are opened only for categories the decision allows.
-        ``take_use`` consumes a consent use after the decision allows and before
-        anything is decrypted; it returns a denial reason when the use could not be
-        taken (revoked or exhausted meanwhile), which is then audited as a denial.
+        ``claim`` takes a consent use inside the transaction that commits the allow
+        entry (so the use and its record are one commit, grouped with other
+        queries). It returns a denial reason when the use cannot be taken (revoked
+        or exhausted meanwhile); the entry is then a denial and nothing is returned.
         ``only_fields`` narrows the personal fields decrypted to those the response
         needs (data minimisation); the decision still bounds them.
         """
@@ -156,10 +158,6 @@ class AccessGate:
         )
         if decision.allowed and subject is None:
             decision = _denied(decision, "subject_unknown")
-        if decision.allowed and take_use is not None:
-            refused = take_use()
-            if refused is not None:
-                decision = _denied(decision, refused)
         GATE_DECISIONS.labels("allow" if decision.allowed else "deny", decision.reason).inc()
         base = {
             "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
@@ -176,18 +174,21 @@ class AccessGate:
         wanted = sorted(
             k for k in SUBJECT_FIELD_COLUMNS if k in decision.fields and (only_fields is None or k in only_fields)
         )
-        plain = self._vault.decrypt(grant, session, subject_id, {k: _sealed(subject, k) for k in wanted})
-        masked = {k: self._masking.mask(FieldKind(k), decision.role, v) for k, v in plain.items()}
-        opened: list[OpenedRecord] = []
-        for record in records(decision) if records is not None else ():
-            sealed = {
-                column.removesuffix("_ct"): SealedField(
+        allowed_records = list(records(decision)) if records is not None else []
+        # One vault call for everything: the subject's data key is fetched and unwrapped once.
+        sealed: dict[str, SealedField] = {k: _sealed(subject, k) for k in wanted}
+        for record in allowed_records:
+            for column in RECORD_SEALED_COLUMNS:
+                sealed[f"{record.id}:{column}"] = SealedField(
                     FieldPlace("credit_records", column, record.id), getattr(record, column),
                     f"category:{record.category}",
                 )
-                for column in RECORD_SEALED_COLUMNS
-            }
-            opened.append(OpenedRecord(record, self._vault.decrypt(grant, session, subject_id, sealed)))
+        plain = self._vault.decrypt(grant, session, subject_id, sealed)
+        masked = {k: self._masking.mask(FieldKind(k), decision.role, plain[k]) for k in wanted}
+        opened = [
+            OpenedRecord(record, {c.removesuffix("_ct"): plain[f"{record.id}:{c}"] for c in RECORD_SEALED_COLUMNS})
+            for record in allowed_records
+        ]
         payload = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened]}
         audit_details = {
             **(details or {}),
@@ -197,8 +198,12 @@ class AccessGate:
             "response_sha256": response_digest(payload),
         }
         entry = self._writer.append(
-            AuditEvent(decision="allow", reason=decision.reason, details=audit_details, **base)
+            AuditEvent(decision="allow", reason=decision.reason, details=audit_details, precondition=claim,
+                       denied_details=dict(details or {}), **base)
         )
+        if entry.decision != "allow":
+            GATE_DECISIONS.labels("deny", entry.reason).inc()
+            raise AccessDenied(entry.reason, entry.seq)
         return ReadResult(decision, masked, entry.seq, opened)
 
 

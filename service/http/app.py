@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -17,12 +19,13 @@ from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
 from service.http.context import with_request_context
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.system import health, metrics
+from service.http.system import health, live, metrics
 from service.identity.guards import EXCEPTION_HANDLERS as AUTH_EXCEPTION_HANDLERS
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
 from service.query.routes import QUERY_HANDLERS
+from service.records.routes import RECORD_HANDLERS
 from service.runtime import Services, build_services
 
 
@@ -54,9 +57,18 @@ def create_app(
         return svc
 
     sweeper = ExpirySweeper(svc)
+
+    def tune_threads() -> None:
+        # Blocking handlers run in anyio's thread pool. Many runnable threads starve
+        # the audit writer of the GIL, and every governed read waits on that writer,
+        # so a small pool (and a short switch interval) gives more throughput.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
+        sys.setswitchinterval(0.001)
+
     return CreditGateApp(
         route_handlers=[
-            health, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
+            health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
+            *RECORD_HANDLERS,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
@@ -70,7 +82,7 @@ def create_app(
             description="Consent-gated personal public credit information queries.",
             path="/schema",
         ),
-        on_startup=[svc.start, sweeper.start],
+        on_startup=[tune_threads, svc.start, sweeper.start],
         on_shutdown=[sweeper.stop, svc.close],
         state=State({"services": svc}),
         logging_config=None,

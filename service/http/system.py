@@ -25,6 +25,12 @@ def health(services: NamedDependency[Services]) -> dict[str, Any]:
     return {"status": "ok", "database": "ok"}
 
 
+@get("/health/live", sync_to_thread=False, tags=["system"], summary="Liveness: the process answers (no I/O)")
+def live() -> dict[str, str]:
+    """Always 200 while the process serves requests; /health is the readiness check."""
+    return {"status": "ok"}
+
+
 @get("/metrics", sync_to_thread=False, tags=["system"], summary="Prometheus metrics", include_in_schema=False)
 def metrics() -> Response[bytes]:
     """Prometheus text exposition of this process's metrics."""

@@ -2,7 +2,8 @@
 token and code lifetimes, provider types.
 
 These are deliberately constants of the service (not policy data in ``policies``):
-they describe how callers authenticate, not what personal data they may see.
+they describe how callers authenticate, not what personal data they may see. The
+one exception is the provider types, which the record catalog defines.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from policies import Role
+from policies import Role, load_provider_types
 
 # --- roles and scopes ---------------------------------------------------------------------------
 
@@ -46,24 +47,10 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
 
 # --- providers ----------------------------------------------------------------------------------
 
-#: Kinds of record provider / deciding department (信源单位 / 认定部门).
-PROVIDER_TYPES: frozenset[str] = frozenset(
-    {
-        "market_regulation",  # 市场监督管理
-        "court",  # 人民法院
-        "tax",  # 税务
-        "human_resources",  # 人力资源和社会保障
-        "education",  # 教育
-        "emergency_management",  # 应急管理
-        "ecology_environment",  # 生态环境
-        "housing_construction",  # 住房和城乡建设
-        "public_security",  # 公安
-        "transport",  # 交通运输
-        "health",  # 卫生健康
-        "medical_security",  # 医疗保障
-        "development_reform",  # 发展改革 (信用主管部门)
-    }
-)
+#: Kinds of record provider / deciding department (信源单位 / 认定部门). The catalog
+#: (``policies/data/catalog.toml``, ``[provider_types]``) is the single source: a
+#: provider can only be registered with a type that catalog items name.
+PROVIDER_TYPES: frozenset[str] = frozenset(load_provider_types())
 
 # --- handles and passwords ----------------------------------------------------------------------
 

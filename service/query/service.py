@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from audit import decode_entry
 from policies import ConsentView, Role
@@ -70,20 +70,22 @@ class QueryService:
                 raise AccessDenied("consent_not_held", entry.seq)
             view = consent_view(consent, now)
 
-            def take_use() -> str | None:
-                # Its own short transaction: the database orders it against revocation.
-                with self._svc.write_session() as ws, ws.begin():
-                    if ConsentService.consume(ws, consent_id, principal.institution_id or "", purpose, now):
-                        return None
-                    fresh = ws.get(Consent, consent_id)
-                if fresh is None:
+            def claim(conn: Connection) -> str | None:
+                # Runs inside the audit commit: the database orders it against revocation.
+                if ConsentService.consume(conn, consent_id, principal.institution_id or "", purpose, now):
+                    return None
+                row = conn.execute(
+                    select(Consent.state, Consent.valid_until, Consent.uses, Consent.max_uses)  # type: ignore[call-overload]
+                    .where(Consent.id == consent_id)
+                ).first()
+                if row is None:
                     return "consent_revoked"
-                state = effective_state(fresh.state, fresh.valid_until, fresh.uses, fresh.max_uses, now).value
+                state = effective_state(row[0], row[1], row[2], row[3], now).value
                 return _USE_REFUSALS.get(state, "consent_not_active")
 
             result: ReadResult = self._svc.gate.read_subject(
                 s, viewer=principal.viewer(), subject_id=consent.subject_id, request_id=request_id,
-                action="query", purpose=purpose, consent=view, now=now, take_use=take_use,
+                action="query", purpose=purpose, consent=view, now=now, claim=claim,
                 records=lambda d: records.for_institution(s, consent.subject_id, d, today),
                 details={"query_id": query_id},
                 only_fields=ALL_FIELDS if "identity" in view.categories else IDENTITY_FIELDS,

@@ -10,7 +10,6 @@ consent active; the person revokes it; the bank sees it revoked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from joserfc.jwk import KeySet
 from litestar.testing import TestClient
 
 from policies import Role
-from service.http.app import create_app
 from service.identity.jose import StrictJWSRegistry
 from service.runtime import Services
 from tests.service.identity.tokens import (
@@ -33,11 +31,6 @@ from tests.service.identity.tokens import (
 
 REDIRECT = "http://127.0.0.1:8000/app/callback"
 
-
-@pytest.fixture
-def http(services: Services) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
-        yield client
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -143,3 +143,28 @@ def test_checkpoints_every_n_entries_and_on_idle(services: Services) -> None:
             0 if sizes[-1] == 25 else 1
         )
     _verify(services)
+
+
+def test_precondition_refusal_turns_the_entry_into_a_denial(services: Services) -> None:
+    from sqlalchemy import Connection
+
+    def refuse(_: Connection) -> str | None:
+        return "consent_revoked"
+
+    def boom(_: Connection) -> str | None:
+        raise RuntimeError("broken check")
+
+    ok = services.writer.append(AuditEvent(actor_type="institution", actor_id="i", action="query", decision="allow",
+                                           reason="consent", details={"records": ["r1"]},
+                                           precondition=lambda conn: None))
+    refused = services.writer.append(AuditEvent(actor_type="institution", actor_id="i", action="query",
+                                                decision="allow", reason="consent", details={"records": ["r1"]},
+                                                precondition=refuse, denied_details={"query_id": "q"}))
+    failed = services.writer.append(AuditEvent(actor_type="institution", actor_id="i", action="query",
+                                               decision="allow", reason="consent", precondition=boom))
+    assert (ok.decision, ok.reason) == ("allow", "consent")
+    assert (refused.decision, refused.reason, dict(refused.details)) == ("deny", "consent_revoked", {"query_id": "q"})
+    assert (failed.decision, failed.reason) == ("deny", "precondition_failed")
+    assert _seqs(services) == [1, 2, 3]
+    services.writer.checkpoint_now()
+    _verify(services)

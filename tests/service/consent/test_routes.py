@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from policies import Role
-from service.http.app import create_app
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for, new_resident_id
 
 GOOD = {"purpose": "loan_approval", "categories": ["identity"], "valid_days": 30, "max_queries": 3,
         "reason": "贷款审批"}
 
-
-@pytest.fixture
-def http(services: Services) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
-        yield client
 
 
 def _problem(resp: Any, status: int, code: str) -> None:

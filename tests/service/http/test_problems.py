@@ -106,6 +106,7 @@ def test_request_id_is_echoed_or_generated(client: TestClient[Any]) -> None:
 
 def test_health_metrics_schema(client: TestClient[Any]) -> None:
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/health/live").json() == {"status": "ok"}
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert "creditgate_http_requests_total" in metrics.text

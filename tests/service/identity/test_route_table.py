@@ -31,7 +31,7 @@ from service.identity.policy import TOKEN_ROLES
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for
 
-PUBLIC_PATHS = ("/health", "/metrics")
+PUBLIC_PATHS = ("/health", "/health/live", "/metrics")
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
 _PARAM = re.compile(r"\{[^}]+\}")
 _GUARD_CODES = {"forbidden_role", "insufficient_scope"}

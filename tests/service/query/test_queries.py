@@ -139,3 +139,41 @@ def test_access_log_lists_accesses_newest_first_and_is_audited(scene: Scene) -> 
     _problem(resp, 404, "not_found")
     _problem(scene.http.get("/v1/me/access-log", headers=scene.person.headers, params={"limit": 0}),
              400, "validation_error")
+
+
+def test_no_query_started_after_revocation_gets_data(scene: Scene) -> None:
+    """Queries over the real path race a revocation: none that began after it returns data."""
+    import threading
+    import time
+
+    consent = scene.consent(purpose="post_loan_management", valid_days=365, max_queries=36,
+                            categories=["identity", "administrative_penalty"])
+    results: list[tuple[float, int]] = []
+    stop = threading.Event()
+    first_ok = threading.Event()
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            status = scene.query(consent, purpose="post_loan_management").status_code
+            with lock:
+                results.append((started, status))
+            if status == 200:
+                first_ok.set()
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=loop) for _ in range(3)]
+    for t in threads:
+        t.start()
+    assert first_ok.wait(30)
+    assert scene.http.post(f"/v1/me/consents/{consent}/revoke", headers=scene.person.headers).status_code == 200
+    revoked_at = time.monotonic()
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join()
+    after = [status for started, status in results if started > revoked_at]
+    assert after and set(after) == {403}
+    allowed = [e for e in _audit(scene, "query") if e["decision"] == "allow"]
+    assert len(allowed) == sum(1 for _, status in results if status == 200)

@@ -1,15 +1,19 @@
-"""No plaintext name, ID number, phone, card or address of the demo data in the stored database."""
+"""No plaintext name, ID number, phone, card, address, record facts or document number of the demo
+data in the stored database."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from policies.access import CHINA_STANDARD_TIME
 from service.demo.load import load_demo
 from service.demo.people import generate_people
+from service.demo.records import facts_texts
 from service.runtime import Services
 
 COUNT = 60
@@ -22,6 +26,10 @@ def _needles() -> list[bytes]:
             if value:
                 out.append(value.encode("utf-8"))
         out.append(p.id_number[:14].encode())  # a leading fragment of the ID number too
+    today = datetime.now(CHINA_STANDARD_TIME).date()
+    texts = facts_texts(list(generate_people(COUNT)), 2026, today)
+    assert texts
+    out += [t.encode("utf-8") for t in texts]
     return out
 
 
@@ -50,8 +58,9 @@ def _postgres_dump(services: Services) -> bytes:
 
 
 def test_database_holds_no_plaintext_personal_data(services: Services) -> None:
-    created = load_demo(services, COUNT)
-    assert created == COUNT
+    summary = load_demo(services, COUNT)
+    assert summary.new_subjects == COUNT
+    assert summary.new_records > 0
     services.writer.checkpoint_now()
     is_sqlite = services.settings.is_sqlite
     stored = _sqlite_bytes(services.settings.database_url) if is_sqlite else _postgres_dump(services)

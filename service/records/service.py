@@ -1,0 +1,394 @@
+"""Registering credit records (DESIGN §6): checks, encryption, idempotency, audit.
+
+A provider registers one record per legal-effect document. The steps, in order:
+
+1. the ID number is validated (GB 11643; refusal codes from ``policies``);
+2. with an ``Idempotency-Key``, a record this provider already registered under
+   that key is returned unchanged when the request is the same, and refused
+   with ``409 idempotency_key_reused`` when it is not;
+3. the provider must be active;
+4. the catalog rules (``policies.records.check_registration``) run with the
+   provider's type and today's date in China; then the document date must not
+   be later than today (``document_date_in_future``) nor than the decision
+   date (``document_date_after_decision``: the decision takes effect through
+   its document, so the document cannot be issued afterwards); the decision
+   cannot precede the person's birth (``decision_before_birth``); and a record
+   whose disclosure window has already ended is refused
+   (``disclosure_period_ended``): it could never be shown or used, so it is not
+   collected;
+5. the subject is found by blind index, or registered with the given name;
+6. the document number and the facts are encrypted under the subject's data
+   key at ``credit_records.<column>.<record id>``; the access gate opens them
+   only with a grant for ``category:<record category>``;
+7. the row and its ``record.register`` audit entry (and ``subject.register``
+   when the person was new) commit in one transaction.
+
+Leniency. The flags the provider states are kept. ``minor`` is added whenever
+the person was under 18 (未成年人) on the decision date, computed from the birth
+date in the ID number. The violation date is not part of a record, so the
+decision date stands in for it; a provider can always state ``minor`` itself.
+The guardianship age of the consent rules (14) is a different threshold and
+is not used here.
+
+Idempotency. The request digest is an HMAC-SHA256 (key derived from the index
+secret, so it cannot be used to confirm a guessed ID number) over a canonical
+form of the request: ID number normalized, whitespace in the name and the
+document fields collapsed, leniency as a set. Two requests that differ only in
+JSON formatting or leniency order are the same request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from policies import CatalogItem, RecordRuleError, RecordState, age_on, check_registration, disclosure_window
+from policies.access import CHINA_STANDARD_TIME
+from policies.identifiers import ResidentId, parse_resident_id
+from service.audit_log.writer import AuditEvent
+from service.crypto.vault import FieldPlace
+from service.errors import CodedError
+from service.identity.models import ACTIVE, Provider
+from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
+from service.runtime import Services
+from service.subjects.repository import SubjectData, register_subject
+
+#: Leniency flags a record can carry (DESIGN §6), in the order they are stored.
+LENIENCY_FLAGS: tuple[str, ...] = ("minor", "force_majeure", "not_intentional", "slight")
+#: Under this age on the decision date the person was a minor (未成年人, 《民法典》第十七条).
+MINOR_AGE = 18
+#: ``Idempotency-Key`` header values: 1 to 128 of letters, digits and ``. _ : -``.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+MAX_FACTS_CHARS = 2000
+
+_DOCUMENT_NUMBER_COLUMN, _FACTS_COLUMN = RECORD_SEALED_COLUMNS
+_DIGEST_INFO = b"creditgate/records/request-digest/v1"
+
+
+class RecordConflict(CodedError):
+    """The request collides with an earlier one (an idempotency key reused for another body)."""
+
+
+class ProviderInactive(Exception):
+    """The calling provider is unknown or suspended (a race with the guard's live check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDocument:
+    """The legal-effect document that grounds a record."""
+
+    type: str
+    number: str
+    authority: str
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A registration as the provider sent it (already schema-checked)."""
+
+    id_number: str
+    name: str
+    item_code: str
+    document: RecordDocument
+    decision_date: date
+    facts: str
+    procedure: str
+    first_violation_corrected: bool
+    leniency: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """A registration that passed every rule, ready to store."""
+
+    request: NewRecord
+    resident: ResidentId
+    name: str
+    item: CatalogItem
+    disclosure_ends: date
+    leniency: tuple[str, ...]
+
+
+def china_today(now: datetime) -> date:
+    """The civil date in China at ``now``; record rules count in these days."""
+    return now.astimezone(CHINA_STANDARD_TIME).date()
+
+
+def clean_text(value: str) -> str:
+    """Collapse runs of whitespace and trim (names, document numbers, authorities)."""
+    return " ".join(value.split())
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    """The key, if well formed; ValueError otherwise (the caller answers 400)."""
+    if value is None:
+        return None
+    if IDEMPOTENCY_KEY_PATTERN.fullmatch(value) is None:
+        raise ValueError("Idempotency-Key must be 1 to 128 characters of A-Z a-z 0-9 . _ : -")
+    return value
+
+
+def prepare(new: NewRecord, resident: ResidentId, provider_type: str, today: date) -> PreparedRecord:
+    """Apply the registration rules; return what to store or raise RecordRuleError."""
+    item = check_registration(
+        item_code=new.item_code,
+        provider_type=provider_type,
+        document_type=new.document.type,
+        procedure=new.procedure,
+        first_violation_corrected=new.first_violation_corrected,
+        decision_date=new.decision_date,
+        today=today,
+    )
+    if new.document.date > today:
+        raise RecordRuleError("document_date_in_future", "the document is dated later than today")
+    if new.document.date > new.decision_date:
+        raise RecordRuleError(
+            "document_date_after_decision", "the document cannot be dated later than the decision it records"
+        )
+    if new.decision_date < resident.birth_date:
+        raise RecordRuleError("decision_before_birth", "the decision date precedes the person's birth date")
+    window = disclosure_window(item, new.decision_date)
+    if window.ends <= today:
+        raise RecordRuleError(
+            "disclosure_period_ended",
+            "the disclosure period of this record has already ended; it would never be shown or used",
+        )
+    flags = set(new.leniency)
+    if age_on(resident.birth_date, new.decision_date) < MINOR_AGE:
+        flags.add("minor")
+    unknown = flags.difference(LENIENCY_FLAGS)
+    if unknown:
+        raise RecordRuleError("leniency_unknown", f"leniency flags are {', '.join(LENIENCY_FLAGS)}")
+    name = clean_text(new.name)
+    if not name:
+        raise RecordRuleError("invalid_name", "the name must not be blank")
+    return PreparedRecord(
+        request=new,
+        resident=resident,
+        name=name,
+        item=item,
+        disclosure_ends=window.ends,
+        leniency=tuple(f for f in LENIENCY_FLAGS if f in flags),
+    )
+
+
+def _digest_key(index_secret: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"creditgate/records", info=_DIGEST_INFO).derive(
+        index_secret
+    )
+
+
+def request_digest(index_secret: bytes, new: NewRecord) -> str:
+    """Keyed SHA-256 (hex) of the canonical request, compared on idempotent retries."""
+    number = new.id_number.strip().upper()
+    canonical = {
+        "id_number": number,
+        "name": clean_text(new.name),
+        "item_code": new.item_code,
+        "document": {
+            "type": new.document.type,
+            "number": clean_text(new.document.number),
+            "authority": clean_text(new.document.authority),
+            "date": new.document.date.isoformat(),
+        },
+        "decision_date": new.decision_date.isoformat(),
+        "facts": new.facts,
+        "procedure": new.procedure,
+        "first_violation_corrected": new.first_violation_corrected,
+        "leniency": sorted(set(new.leniency)),
+    }
+    raw = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hmac.new(_digest_key(index_secret), raw, hashlib.sha256).hexdigest()
+
+
+def record_view(record: CreditRecord) -> dict[str, object]:
+    """What the provider gets back: the record's policy facts and the subject's pseudonym.
+
+    Never the name, the ID number, the facts or the document number.
+    """
+    return {
+        "id": record.id,
+        "subject_id": record.subject_id,
+        "item_code": record.item_code,
+        "category": record.category,
+        "nature": record.nature,
+        "state": record.state,
+        "decision_date": record.decision_date.isoformat(),
+        "disclosure_ends": record.disclosure_ends.isoformat(),
+        "leniency": list(record.leniency),
+    }
+
+
+def _by_key(session: Session, provider_id: str, key: str) -> CreditRecord | None:
+    return session.execute(
+        select(CreditRecord).where(
+            CreditRecord.provider_id == provider_id,  # type: ignore[arg-type]
+            CreditRecord.idempotency_key == key,  # type: ignore[arg-type]
+        )
+    ).scalar_one_or_none()
+
+
+def _replayed(found: CreditRecord, digest: str) -> CreditRecord:
+    if not hmac.compare_digest(found.request_sha256, digest):
+        raise RecordConflict(
+            "idempotency_key_reused", "this Idempotency-Key was already used for a different request"
+        )
+    return found
+
+
+class RecordService:
+    """Record registration for one process; stateless apart from ``services``."""
+
+    def __init__(self, services: Services) -> None:
+        self._svc = services
+
+    def digest(self, new: NewRecord) -> str:
+        """The request digest under this deployment's key."""
+        return request_digest(self._svc.keyring.index_secret, new)
+
+    def find_by_key(self, provider_id: str, key: str) -> CreditRecord | None:
+        """The record this provider registered under ``key``, if any."""
+        with self._svc.session() as s:
+            return _by_key(s, provider_id, key)
+
+    def stage(
+        self,
+        session: Session,
+        *,
+        provider_id: str,
+        prepared: PreparedRecord,
+        idempotency_key: str | None,
+        digest: str,
+        now: datetime,
+        request_id: str | None,
+        actor: tuple[str, str] | None = None,
+        reason: str = "registered",
+    ) -> tuple[CreditRecord, list[AuditEvent]]:
+        """Add the record (and the subject if new) to ``session``'s open transaction.
+
+        Returns the record and the audit events the caller must append in the same
+        transaction (``AuditWriter.append_in``). Raises IntegrityError (at flush) when
+        the idempotency key was taken concurrently.
+        """
+        actor_type, actor_id = actor or ("provider", provider_id)
+        new = prepared.request
+        subject_id, created = register_subject(
+            session, self._svc.vault, self._svc.blind_index,
+            SubjectData(id_number=prepared.resident.number, name=prepared.name),
+        )
+        record_id = uuid.uuid4().hex
+        number_ct, facts_ct = self._svc.vault.encrypt(
+            session, subject_id,
+            [
+                (FieldPlace("credit_records", _DOCUMENT_NUMBER_COLUMN, record_id), clean_text(new.document.number)),
+                (FieldPlace("credit_records", _FACTS_COLUMN, record_id), new.facts),
+            ],
+        )
+        assert number_ct is not None and facts_ct is not None
+        item = prepared.item
+        record = CreditRecord(
+            id=record_id, subject_id=subject_id, provider_id=provider_id, item_code=item.code,
+            category=item.category, nature=item.nature, state=RecordState.ACTIVE.value,
+            decision_date=new.decision_date, disclosure_ends=prepared.disclosure_ends,
+            document_type=new.document.type, document_authority=clean_text(new.document.authority),
+            document_date=new.document.date, document_number_ct=number_ct, facts_ct=facts_ct,
+            procedure=new.procedure, first_violation_corrected=new.first_violation_corrected,
+            leniency=list(prepared.leniency), idempotency_key=idempotency_key, request_sha256=digest,
+            created_at=now, state_changed_at=now,
+        )
+        session.add(record)
+        session.flush()
+        events: list[AuditEvent] = []
+        if created:
+            events.append(AuditEvent(
+                actor_type=actor_type, actor_id=actor_id, action="subject.register", decision="record",
+                reason="record_registration", subject=subject_id, request_id=request_id,
+            ))
+        events.append(AuditEvent(
+            actor_type=actor_type, actor_id=actor_id, action="record.register", decision="record",
+            reason=reason, subject=subject_id, request_id=request_id,
+            details={"record": record_id, "item_code": item.code, "category": item.category},
+        ))
+        return record, events
+
+    def register(
+        self,
+        provider_id: str,
+        new: NewRecord,
+        *,
+        idempotency_key: str | None,
+        request_id: str | None,
+        now: datetime,
+    ) -> tuple[CreditRecord, bool]:
+        """Register a record; returns (record, created). ``created`` is False for an
+        idempotent replay, which writes nothing and appends no audit entry.
+
+        Raises InvalidIdentifier, RecordRuleError, RecordConflict or ProviderInactive.
+        """
+        resident = parse_resident_id(new.id_number)  # InvalidIdentifier carries the stable code
+        digest = self.digest(new)
+        if idempotency_key is not None:
+            found = self.find_by_key(provider_id, idempotency_key)
+            if found is not None:
+                return _replayed(found, digest), False
+        with self._svc.session() as s:
+            provider = s.get(Provider, provider_id)
+        if provider is None or provider.status != ACTIVE:
+            raise ProviderInactive
+        prepared = prepare(new, resident, provider.provider_type, china_today(now))
+        try:
+            with self._svc.write_session() as s, s.begin():
+                if idempotency_key is not None:
+                    # SQLite serializes writers (BEGIN IMMEDIATE): a retry that waited
+                    # for the first attempt's commit finds its row here.
+                    found = _by_key(s, provider_id, idempotency_key)
+                    if found is not None:
+                        return _replayed(found, digest), False
+                record, events = self.stage(
+                    s, provider_id=provider_id, prepared=prepared, idempotency_key=idempotency_key,
+                    digest=digest, now=now, request_id=request_id,
+                )
+                self._svc.writer.append_in(s.connection(), *events)
+        except IntegrityError:
+            # PostgreSQL: a concurrent retry with the same key committed first; its
+            # unique index entry made our insert fail. Answer with that record.
+            if idempotency_key is None:
+                raise
+            found = self.find_by_key(provider_id, idempotency_key)
+            if found is None:
+                raise
+            return _replayed(found, digest), False
+        return record, True
+
+
+__all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
+    "LENIENCY_FLAGS",
+    "MAX_FACTS_CHARS",
+    "MINOR_AGE",
+    "NewRecord",
+    "PreparedRecord",
+    "ProviderInactive",
+    "RecordConflict",
+    "RecordDocument",
+    "RecordService",
+    "check_idempotency_key",
+    "china_today",
+    "clean_text",
+    "prepare",
+    "record_view",
+    "request_digest",
+]
