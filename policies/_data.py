@@ -70,10 +70,11 @@ def require_str(data: Mapping[str, Any], key: str, source: str, path: str) -> st
     return value
 
 
-def require_str_set(
-    data: Mapping[str, Any], key: str, source: str, path: str, *, allowed: Iterable[str]
-) -> frozenset[str]:
-    """Return ``data[key]`` as a non-empty set of strings drawn from ``allowed``."""
+def require_str_list(
+    data: Mapping[str, Any], key: str, source: str, path: str, *, allowed: Iterable[str] | None = None
+) -> tuple[str, ...]:
+    """Return ``data[key]``: a non-empty array of distinct, non-blank strings, in file
+    order, each drawn from ``allowed`` when it is given."""
     if key not in data:
         raise PolicyDataError(source, path, "missing")
     value: object = data[key]
@@ -81,21 +82,27 @@ def require_str_set(
         raise PolicyDataError(source, path, f"must be an array, got {type(value).__name__}")
     if not value:
         raise PolicyDataError(source, path, "must not be empty")
-    allowed_set = frozenset(allowed)
+    allowed_set = frozenset(allowed) if allowed is not None else None
     items: list[str] = []
     for index, item in enumerate(value):
+        where = f"{path}[{index}]"
         if not isinstance(item, str):
-            raise PolicyDataError(source, f"{path}[{index}]", f"must be a string, got {type(item).__name__}")
-        if item not in allowed_set:
-            raise PolicyDataError(
-                source,
-                f"{path}[{index}]",
-                f"unknown value {item!r}; expected one of {sorted(allowed_set)}",
-            )
+            raise PolicyDataError(source, where, f"must be a string, got {type(item).__name__}")
+        if allowed_set is not None and item not in allowed_set:
+            raise PolicyDataError(source, where, f"unknown value {item!r}; expected one of {sorted(allowed_set)}")
+        if not item.strip():
+            raise PolicyDataError(source, where, "must not be empty")
         if item in items:
-            raise PolicyDataError(source, f"{path}[{index}]", f"duplicate value {item!r}")
+            raise PolicyDataError(source, where, f"duplicate value {item!r}")
         items.append(item)
-    return frozenset(items)
+    return tuple(items)
+
+
+def require_str_set(
+    data: Mapping[str, Any], key: str, source: str, path: str, *, allowed: Iterable[str]
+) -> frozenset[str]:
+    """Return ``data[key]`` as a non-empty set of strings drawn from ``allowed``."""
+    return frozenset(require_str_list(data, key, source, path, allowed=allowed))
 
 
 def reject_unknown_keys(data: Mapping[str, Any], known: Iterable[str], source: str, path: str) -> None:

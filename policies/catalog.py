@@ -22,6 +22,7 @@ from policies._data import (
     reject_unknown_keys,
     require_int,
     require_str,
+    require_str_list,
     require_str_set,
     require_table,
     require_version,
@@ -142,27 +143,6 @@ def _require_bool(data: Mapping[str, Any], key: str, source: str, path: str) -> 
     return value
 
 
-def _require_str_list(data: Mapping[str, Any], key: str, source: str, path: str) -> tuple[str, ...]:
-    if key not in data:
-        raise PolicyDataError(source, path, "missing")
-    value: object = data[key]
-    if not isinstance(value, list):
-        raise PolicyDataError(source, path, f"must be an array, got {type(value).__name__}")
-    if not value:
-        raise PolicyDataError(source, path, "must not be empty")
-    items: list[str] = []
-    for index, item in enumerate(value):
-        where = f"{path}[{index}]"
-        if not isinstance(item, str):
-            raise PolicyDataError(source, where, f"must be a string, got {type(item).__name__}")
-        if not item.strip():
-            raise PolicyDataError(source, where, "must not be empty")
-        if item in items:
-            raise PolicyDataError(source, where, f"duplicate value {item!r}")
-        items.append(item)
-    return tuple(items)
-
-
 def parse_provider_types(data: Mapping[str, Any], source: str) -> Mapping[str, str]:
     """Validate the ``[provider_types]`` table (code -> Chinese name) of the catalog TOML."""
     table = require_table(data, "provider_types", source, "provider_types")
@@ -216,7 +196,7 @@ def _parse_item(
         name_zh=require_str(entry, "name_zh", source, f"{path}.name_zh"),
         nature=nature,
         category=category,
-        legal_basis=_require_str_list(entry, "legal_basis", source, f"{path}.legal_basis"),
+        legal_basis=require_str_list(entry, "legal_basis", source, f"{path}.legal_basis"),
         provider_types=require_str_set(
             entry, "provider_types", source, f"{path}.provider_types", allowed=provider_types.keys()
         ),

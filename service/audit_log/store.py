@@ -10,28 +10,23 @@ from sqlalchemy import Engine, func, select
 
 from audit import Checkpoint, StoredEntry, VerifyReport, key_id_for, verify_log, write_export
 from service.audit_log.models import AUDIT_COLUMNS, AuditEntryRow, CheckpointRow
+from service.db.engine import driver_sql
 
 _ENTRY_COLS = [AuditEntryRow.__table__.c[name] for name in ("seq", "body", "leaf_hash", *AUDIT_COLUMNS)]  # type: ignore[attr-defined]
 
 
 # Built only from constant column names; values are always bound parameters.
-_SELECT_PAGE = (
+_SELECT_ENTRIES = (
     "SELECT seq, body, leaf_hash, " + ", ".join(AUDIT_COLUMNS) + " FROM audit_entries "  # noqa: S608
-    "WHERE seq > {p} AND seq <= {p} ORDER BY seq LIMIT {p}"
+    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
+_SELECT_LEAVES = "SELECT seq, leaf_hash FROM audit_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 
 
-def iter_entries(
-    engine: Engine, *, start: int = 1, end: int | None = None, page: int = 20_000
-) -> Iterator[StoredEntry]:
-    """Entries ``start``..``end`` in ``seq`` order, fetched in keyset pages so that
-    neither side holds the whole log in memory. Raw driver rows: verification
-    reads every entry, and the ORM layers would cost more than the checks."""
-    placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    sql = _SELECT_PAGE.format(p=placeholder)
-    after = start - 1
-    last = end if end is not None else 2**62
-    names = AUDIT_COLUMNS
+def _pages(engine: Engine, statement: str, after: int, last: int, page: int) -> Iterator[list[Any]]:
+    """Rows with ``after < seq <= last`` in keyset pages, straight from the driver:
+    verification reads every entry, and the ORM layers would cost more than the checks."""
+    sql = driver_sql(engine, statement)
     while True:
         with engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -40,30 +35,27 @@ def iter_entries(
             cur.close()
         if not rows:
             return
-        for row in rows:
-            yield StoredEntry(row[0], bytes(row[1]), bytes(row[2]), dict(zip(names, row[3:], strict=True)))
-        after = rows[-1][0]
+        yield rows
         if len(rows) < page:
             return
+        after = rows[-1][0]
+
+
+def iter_entries(
+    engine: Engine, *, start: int = 1, end: int | None = None, page: int = 20_000
+) -> Iterator[StoredEntry]:
+    """Entries ``start``..``end`` in ``seq`` order; neither side holds the whole log in memory."""
+    names = AUDIT_COLUMNS
+    for rows in _pages(engine, _SELECT_ENTRIES, start - 1, end if end is not None else 2**62, page):
+        for row in rows:
+            yield StoredEntry(row[0], bytes(row[1]), bytes(row[2]), dict(zip(names, row[3:], strict=True)))
 
 
 def leaf_hashes(engine: Engine, end: int, page: int = 100_000) -> Iterator[tuple[int, bytes]]:
     """(seq, stored leaf hash) for seq 1..``end``, in order."""
-    placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT seq, leaf_hash FROM audit_entries WHERE seq > {placeholder} AND seq <= {placeholder} "  # noqa: S608
-    sql += f"ORDER BY seq LIMIT {placeholder}"
-    after = 0
-    while True:
-        with engine.connect() as conn:
-            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            cur.execute(sql, (after, end, page))
-            rows = cur.fetchall()
-            cur.close()
-        if not rows:
-            return
+    for rows in _pages(engine, _SELECT_LEAVES, 0, end, page):
         for seq, lh in rows:
             yield seq, bytes(lh)
-        after = rows[-1][0]
 
 
 def max_seq(engine: Engine) -> int:

@@ -32,7 +32,7 @@ from audit import (
     now_ts,
     sign_checkpoint,
 )
-from service.db.engine import IMMEDIATE
+from service.db.engine import IMMEDIATE, driver_sql
 from service.observability.logging import get_logger
 from service.observability.metrics import AUDIT_APPENDS, AUDIT_BATCH_SIZE, AUDIT_FAILURES
 
@@ -229,8 +229,7 @@ class AuditWriter:
             fut.set_result(entry)
 
     def _sql(self, statement: str) -> str:
-        # The hot path speaks the driver's own paramstyle: sqlite3 takes "?", psycopg "%s".
-        return statement if self._engine.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+        return driver_sql(self._engine, statement)
 
     def _lock_head(self, cur: Any) -> tuple[int, bytes, int, int]:
         # SQLite already holds the write lock from BEGIN IMMEDIATE; PostgreSQL locks the row.

@@ -25,7 +25,7 @@ from service.consent.service import (
     request_for_institution,
     shown_terms,
 )
-from service.db.types import utcnow
+from service.db.types import iso_z, utcnow
 from service.http.body import strict_body
 from service.http.context import current_request_id
 from service.http.problems import ProblemError
@@ -172,8 +172,8 @@ def my_consent_requests(principal: Caller, services: Svc) -> dict[str, Any]:
                 "id": req.id,
                 "for": "self" if subject == principal.subject_id else "ward",
                 "subject": subject,
-                "created_at": request_for_institution(req, now)["created_at"],
-                "expires_at": request_for_institution(req, now)["expires_at"],
+                "created_at": iso_z(req.created_at),
+                "expires_at": iso_z(req.expires_at),
             }
         )
     return {"items": items}

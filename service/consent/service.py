@@ -17,6 +17,7 @@ from policies.access import CHINA_STANDARD_TIME
 from policies.consent import RequestedTerms, check_request, effective_state, grant_terms, request_expires_at
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
+from service.db.types import iso_z
 from service.documents.signing import sha256_hex, sign_document
 from service.errors import CodedError
 from service.identity.models import Institution
@@ -71,7 +72,7 @@ def _new_id() -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else iso_z(value)
 
 
 def shown_terms(req: ConsentRequest, institution: Institution) -> dict[str, Any]:

@@ -14,6 +14,12 @@ from sqlalchemy.engine import make_url
 IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
 
 
+def driver_sql(engine: Engine, statement: str) -> str:
+    """``statement`` written with ``?`` placeholders, in the driver's own paramstyle
+    (sqlite3 takes ``?``, psycopg ``%s``), for hot paths that use the raw cursor."""
+    return statement if engine.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the pragmas and pool the service relies on."""
     parsed = make_url(url)

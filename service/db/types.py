@@ -32,6 +32,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def iso_z(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` suffix, as the API writes times."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)

@@ -8,8 +8,6 @@ audited too; if the audit log cannot take the entry the caller gets
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,6 +32,7 @@ from policies import (
 from service.audit_log.writer import AuditEvent, AuditWriter
 from service.crypto.vault import FieldPlace, FieldVault, SealedField
 from service.db.types import utcnow
+from service.documents.signing import sha256_hex
 from service.gate.grant import issue
 from service.observability.metrics import GATE_DECISIONS
 from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
@@ -69,12 +68,6 @@ class ReadResult:
     fields: Mapping[str, str | None]
     audit_seq: int
     records: Sequence[OpenedRecord] = ()
-
-
-def response_digest(payload: object) -> str:
-    """SHA-256 of the canonical JSON of a response, for the audit entry."""
-    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def _sealed(subject: Subject, kind: str) -> SealedField:
@@ -195,7 +188,7 @@ class AccessGate:
             "fields": [k for k in wanted if masked[k] is not None],
             "categories": sorted(decision.categories),
             "records": [r.record.id for r in opened],
-            "response_sha256": response_digest(payload),
+            "response_sha256": sha256_hex(payload),
         }
         entry = self._writer.append(
             AuditEvent(decision="allow", reason=decision.reason, details=audit_details, precondition=claim,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,11 +58,11 @@ def create_app(
     sweeper = ExpirySweeper(svc)
 
     def tune_threads() -> None:
-        # Blocking handlers run in anyio's thread pool. Many runnable threads starve
-        # the audit writer of the GIL, and every governed read waits on that writer,
-        # so a small pool (and a short switch interval) gives more throughput.
+        # Blocking handlers run in anyio's thread pool (40 by default). A bounded pool
+        # keeps the number of threads competing with the audit writer for the GIL, and
+        # of pooled database connections in use, predictable (CREDITGATE_HANDLER_THREADS).
+        # bench/bench_queries.py measured no throughput difference between 4, 8 and 32.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
-        sys.setswitchinterval(0.001)
 
     return CreditGateApp(
         route_handlers=[

@@ -16,6 +16,7 @@ from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent
 from service.consent.service import ConsentService
+from service.db.types import iso_z
 from service.documents.signing import sign_document
 from service.gate.access import AccessDenied, ReadResult
 from service.identity.models import Institution
@@ -31,9 +32,6 @@ ALL_FIELDS = frozenset({"id_number", "name", "mobile", "address", "bank_card"})
 # What a failed use says about the consent, in the order the states are checked.
 _USE_REFUSALS = {"revoked": "consent_revoked", "expired": "consent_expired", "exhausted": "consent_exhausted"}
 
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def consent_view(c: Consent, now: datetime) -> ConsentView:
@@ -94,7 +92,7 @@ class QueryService:
         report = {
             "type": "credit-report",
             "query_id": query_id,
-            "generated_at": _iso(now),
+            "generated_at": iso_z(now),
             "issuer": self._svc.settings.issuer,
             "institution": {"id": principal.institution_id, "name": institution.name if institution else None},
             "consent": {"id": consent.id, "purpose": consent.purpose, "categories": sorted(result.decision.categories),
@@ -118,7 +116,7 @@ class QueryService:
             everything = records.subject_records(s, subject_id)
         report = {
             "type": "credit-self-report",
-            "generated_at": _iso(now),
+            "generated_at": iso_z(now),
             "subject": {k: v for k, v in result.fields.items() if v is not None},
             "flags": records.flags(everything, today),
             "records": [records.record_view(r, today) for r in result.records],

@@ -32,12 +32,13 @@ from tests.service.consent.conftest import World
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 
 
-def _ask(world: World, institution: Principal | None = None, id_number: str | None = None, **kw: object):  # type: ignore[no-untyped-def]
+def _ask(world: World, institution: Principal | None = None, id_number: str | None = None,  # type: ignore[no-untyped-def]
+         now: datetime = NOW, **kw: object):
     data = {"id_number": id_number or world.adult_id_number, "purpose": "loan_approval",
             "categories": ["identity", "judicial_enforcement"], "valid_days": 30, "valid_until": None,
             "max_queries": 3, "reason": "个人住房贷款审批"}
     data.update(kw)
-    return ConsentService(world.services).create_request(institution or world.bank, NewRequest(**data), "r1", NOW)  # type: ignore[arg-type]
+    return ConsentService(world.services).create_request(institution or world.bank, NewRequest(**data), "r1", now)  # type: ignore[arg-type]
 
 
 def _audit(world: World) -> list[dict[str, object]]:
@@ -175,7 +176,8 @@ def test_exhaustion_and_expiry_sweep(world: World) -> None:
 def test_no_query_started_after_revocation_succeeds(world: World) -> None:
     """Queries race a revocation; any use that began after revoke() returned must fail."""
     svc = ConsentService(world.services)
-    request = _ask(world, purpose="post_loan_management", valid_days=365, max_queries=36)
+    # Real time throughout: the queries and the revocation run on the wall clock.
+    request = _ask(world, purpose="post_loan_management", valid_days=365, max_queries=36, now=datetime.now(UTC))
     consent = svc.grant(world.adult, request.id, Narrowing(), "r", datetime.now(UTC))
     inst = world.bank.institution_id or ""
     results: list[tuple[float, bool]] = []

@@ -13,7 +13,8 @@ from policies import ConsentView, Role, Viewer, make_resident_id
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditUnavailable
 from service.db.engine import make_engine
-from service.gate.access import AccessDenied, response_digest
+from service.documents.signing import sha256_hex
+from service.gate.access import AccessDenied
 from service.runtime import Services
 from service.subjects.repository import SubjectData, register_subject
 
@@ -43,7 +44,7 @@ def test_self_read_masks_and_audits(services: Services) -> None:
     entry = _entries(services)[-1]
     assert entry["seq"] == result.audit_seq
     assert entry["decision"] == "allow" and entry["reason"] == "self" and entry["subject"] == sid
-    assert entry["details"]["response_sha256"] == response_digest({"fields": dict(result.fields), "records": []})
+    assert entry["details"]["response_sha256"] == sha256_hex({"fields": dict(result.fields), "records": []})
     raw = json.dumps(entry, ensure_ascii=False)
     for secret in ("张三丰", "11010519491231002X", "13800138000", "建国路"):
         assert secret not in raw
