@@ -46,7 +46,7 @@ local i = 0
 request = function()
   i = i + 1
   local body = '{"consent_id":"' .. ids[(i % #ids) + 1] .. '","purpose":"post_loan_management"}'
-  return wrk.format("POST", "/v1/queries",
+  return wrk.format("POST", nil,
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 """
@@ -215,7 +215,8 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
     seeded = subprocess.run([sys.executable, __file__, "--seed-only"], env={**os.environ, **env},
                             capture_output=True, text=True, cwd=ROOT, check=True)
     data = json.loads(seeded.stdout.strip().splitlines()[-1])
-    server = subprocess.Popen([str(ROOT / ".venv/bin/creditgate"), "serve", "--port", str(port)],
+    server_cmd = os.environ.get("CG_SERVER_CMD", f"{ROOT / '.venv/bin/creditgate'} serve").split()
+    server = subprocess.Popen([*server_cmd, "--port", str(port)],
                               env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = f"http://127.0.0.1:{port}"
     try:
@@ -238,12 +239,29 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
         spy = None
         if os.environ.get("CG_PYSPY"):
             spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", os.environ["CG_PYSPY"], "-f", "raw",
-                                    "-d", str(args.duration), "--subprocesses", "-p", str(server.pid)],
+                                    "-d", str(args.duration), "--subprocesses", "-p", str(server.pid),
+                                    *os.environ.get("CG_PYSPY_ARGS", "").split()],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for extra in filter(None, os.environ.get("CG_EXTRA_PATHS", "").split(",")):
+            if os.environ.get("CG_PYSPY_EXTRA"):
+                spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", os.environ["CG_PYSPY_EXTRA"],
+                                        "-f", "raw", "-d", str(args.duration), "--subprocesses", "-p", str(server.pid),
+                                        *os.environ.get("CG_PYSPY_ARGS", "").split()],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            r = wrk(f"{api}{extra}", args.duration, args.connections, script, wrk_env)
+            if os.environ.get("CG_PYSPY_EXTRA"):
+                spy.wait(timeout=60)
+            console.print(f"  {extra}: {r['rps']:,.0f} req/s p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} "
+                          f"non2xx {r['non_2xx']:.0f}")
         governed = wrk(f"{api}/v1/queries", args.duration, args.connections, script, wrk_env)
         if spy:
             spy.wait(timeout=60)
         rss = rss_mb(server.pid)
+        metrics = urllib.request.urlopen(f"{api}/metrics", timeout=10).read().decode()
+        batch = {m.group(1): float(m.group(2)) for m in re.finditer(
+            r"^creditgate_audit_batch_entries_(sum|count) ([\d.e+]+)$", metrics, re.M)}
+        if batch.get("count"):
+            console.print(f"  audit batches: {batch['count']:,.0f}, mean size {batch['sum'] / batch['count']:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -16,6 +19,8 @@ from service.crypto.vault import FieldVault
 from service.db.engine import IMMEDIATE, make_engine
 from service.gate.access import AccessGate
 from service.identity.tokens import TokenService
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +48,23 @@ class Services:
         there first, and it could deadlock against an audit append it is waiting on.
         """
         return Session(self.engine.execution_options(**IMMEDIATE), expire_on_commit=False)
+
+    @property
+    def local_database(self) -> bool:
+        """True for the embedded SQLite database, whose reads are local calls of microseconds."""
+        return self.engine.dialect.name == "sqlite"
+
+    async def run_reads(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a short blocking read from async code.
+
+        On SQLite the reads are local and take microseconds, less than the hop to a
+        worker thread and back (and WAL readers never wait for writers), so they run
+        in place. A network database would stall the event loop, so there they run
+        in the worker pool.
+        """
+        if self.local_database:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     def audit_public_keys(self) -> dict[str, object]:
         """The checkpoint verification keys by key id."""

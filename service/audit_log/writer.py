@@ -33,6 +33,7 @@ from audit import (
     sign_checkpoint,
 )
 from service.db.engine import IMMEDIATE, driver_sql
+from service.db.raw import RawConnection
 from service.observability.logging import get_logger
 from service.observability.metrics import AUDIT_APPENDS, AUDIT_BATCH_SIZE, AUDIT_FAILURES
 
@@ -42,6 +43,11 @@ _STOP = object()
 
 class AuditUnavailable(Exception):
     """The entry could not be made durable; the access it records must not proceed."""
+
+
+# Run inside the committing transaction, just before the entry is written: None
+# lets the event stand; a reason code turns it into a denial.
+Precondition = Callable[[RawConnection], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +64,26 @@ class AuditEvent:
     consent_id: str | None = None
     request_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
-    # Run inside the committing transaction, just before the entry is written: None
-    # lets the event stand; a reason code turns it into a denial with
-    # ``denied_details``. This is how a consent use is taken in the same commit as
-    # the audit entry that records the access.
-    precondition: Callable[[Connection], str | None] | None = field(default=None, compare=False)
+    # A refusing precondition turns the event into a denial with ``denied_details``.
+    # This is how a consent use is taken in the same commit as the audit entry that
+    # records the access.
+    precondition: Precondition | None = field(default=None, compare=False)
     denied_details: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def checked(self, conn: Connection) -> AuditEvent:
+    def checked(self, db: RawConnection) -> AuditEvent:
         """This event, or its denial if the precondition refuses."""
         if self.precondition is None:
             return self
+        # A savepoint, so that a failing precondition undoes only its own writes
+        # (and, on PostgreSQL, does not abort the batch's transaction).
+        db.execute("SAVEPOINT audit_precondition")
         try:
-            with conn.begin_nested():
-                refused = self.precondition(conn)
+            refused = self.precondition(db)
         except Exception:
+            db.execute("ROLLBACK TO SAVEPOINT audit_precondition")
             # Only this event fails (closed); the rest of the batch commits.
             refused = "precondition_failed"
+        db.execute("RELEASE SAVEPOINT audit_precondition")
         if refused is None:
             return self
         return replace(self, decision="deny", reason=refused, details=self.denied_details, precondition=None)
@@ -133,6 +142,7 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._uncovered = False
+        self._loop_batches: dict[asyncio.AbstractEventLoop, list[tuple[AuditEvent, asyncio.Future[AuditEntry]]]] = {}
 
     def start(self) -> None:
         """Start the committing thread (idempotent)."""
@@ -170,14 +180,32 @@ class AuditWriter:
             raise AuditUnavailable("audit append failed") from exc
 
     async def append_async(self, event: AuditEvent) -> AuditEntry:
-        """:meth:`append` for async callers, without blocking the event loop."""
-        fut = self.submit(event)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(fut), self._timeout)
-        except AuditUnavailable:
-            raise
-        except Exception as exc:
-            raise AuditUnavailable("audit append failed") from exc
+        """:meth:`append` for coroutines on the event loop.
+
+        The loop commits these itself, in groups: the first append of a loop turn
+        schedules a flush, and every append made before that flush runs joins its
+        transaction. Handing them to the writer thread instead would make the
+        thread compete with the loop for the GIL on every database call of its
+        batch, and each such handover can wait a whole switch interval (5 ms)
+        while the loop is busy; batches then stay small and queries queue up.
+        The flush blocks the loop for one commit (an fsync, a fraction of a
+        millisecond on SQLite), shared by the whole group.
+        """
+        encode_entry(event.to_entry(1, now_ts()))
+        if self._thread is None:
+            raise AuditUnavailable("audit writer is not running")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[AuditEntry] = loop.create_future()
+        batch = self._loop_batches.get(loop)
+        if batch is None:
+            # Each loop (one per thread) groups its own appends.
+            batch = self._loop_batches[loop] = []
+            loop.call_soon(self._flush_loop_batch, loop)
+        batch.append((event, fut))
+        return await fut
+
+    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._commit_batch(self._loop_batches.pop(loop))
 
     def _run(self) -> None:
         q = self._queue
@@ -214,19 +242,24 @@ class AuditWriter:
                 self._idle_checkpoint(force=True)
                 return
 
-    def _commit_batch(self, batch: list[tuple[AuditEvent, Future[AuditEntry]]]) -> None:
+    def _commit_batch(self, batch: list[tuple[AuditEvent, Any]]) -> None:
+        # Futures of either kind: concurrent.futures (writer thread) or asyncio (loop).
         try:
             entries = self._commit([ev for ev, _ in batch])
         except Exception as exc:
             AUDIT_FAILURES.inc()
             log.error("audit_commit_failed", error=type(exc).__name__, batch=len(batch))
             for _, fut in batch:
-                fut.set_exception(AuditUnavailable("audit log unavailable"))
+                if not fut.done():
+                    fut.set_exception(AuditUnavailable("audit log unavailable"))
             return
         AUDIT_APPENDS.inc(len(entries))
         AUDIT_BATCH_SIZE.observe(len(entries))
         for (_, fut), entry in zip(batch, entries, strict=True):
-            fut.set_result(entry)
+            # A caller that went away (cancelled) leaves its entry committed: the log
+            # then records an access whose answer was never delivered, never the reverse.
+            if not fut.done():
+                fut.set_result(entry)
 
     def _sql(self, statement: str) -> str:
         return driver_sql(self._engine, statement)
@@ -260,8 +293,11 @@ class AuditWriter:
     def _append_rows(self, conn: Connection, events: list[AuditEvent]) -> list[AuditEntry]:
         # Preconditions first: they lock rows (a consent) before the head row, the same
         # order a revocation takes them in, so PostgreSQL never sees a lock cycle.
-        events = [ev.checked(conn) for ev in events]
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi = conn.connection.dbapi_connection
+        if any(ev.precondition is not None for ev in events):
+            raw = RawConnection(dbapi, self._engine.dialect.name)
+            events = [ev.checked(raw) for ev in events]
+        cur = dbapi.cursor()  # type: ignore[union-attr]
         try:
             size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
             frontier = MerkleFrontier.from_bytes(frontier_raw)

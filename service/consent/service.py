@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from policies import Role, age_on, load_categories, load_consent_settings, load_purposes, normalize_resident_id
@@ -17,6 +17,7 @@ from policies.access import CHINA_STANDARD_TIME
 from policies.consent import RequestedTerms, check_request, effective_state, grant_terms, request_expires_at
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
+from service.db.raw import RawConnection, of_session
 from service.db.types import iso_z
 from service.documents.signing import sha256_hex, sign_document
 from service.errors import CodedError
@@ -26,6 +27,12 @@ from service.runtime import Services
 from service.subjects.models import Subject
 
 RECEIPT_TYPE = "consent-receipt+jwt"
+
+# One statement, so the database orders every use against every revocation.
+_CONSUME = (
+    "UPDATE consents SET uses = uses + 1 WHERE id = ? AND institution_id = ? AND purpose = ? "
+    "AND state = 'active' AND uses < max_uses AND valid_from <= ? AND valid_until > ?"
+)
 
 
 class ConsentNotFound(Exception):
@@ -161,7 +168,7 @@ class ConsentService:
         ).scalar_one_or_none()
 
     def _age_today(self, session: Session, subject_id: str, now: datetime) -> int | None:
-        birth = self._svc.gate.birth_date(session, subject_id)
+        birth = self._svc.gate.birth_date(of_session(session), subject_id)
         return None if birth is None else age_on(birth, now.astimezone(CHINA_STANDARD_TIME).date())
 
     def _may_grant_for(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> None:
@@ -399,26 +406,12 @@ class ConsentService:
     # --- use and expiry --------------------------------------------------------------------
 
     @staticmethod
-    def consume(
-        session: Session | Connection, consent_id: str, institution_id: str, purpose: str, now: datetime
-    ) -> bool:
+    def consume(db: RawConnection, consent_id: str, institution_id: str, purpose: str, now: datetime) -> bool:
         """Take one use of a consent, atomically, if it is active, held by this institution,
         for this purpose, inside its window and not exhausted. Revocation and this update
         are ordered by the database, so a query after a committed revocation gets False."""
-        result = session.execute(
-            update(Consent)
-            .where(
-                Consent.id == consent_id,  # type: ignore[arg-type]
-                Consent.institution_id == institution_id,  # type: ignore[arg-type]
-                Consent.purpose == purpose,  # type: ignore[arg-type]
-                Consent.state == "active",  # type: ignore[arg-type]
-                Consent.uses < Consent.max_uses,  # type: ignore[arg-type,operator]
-                Consent.valid_from <= now,  # type: ignore[arg-type,operator]
-                Consent.valid_until > now,  # type: ignore[arg-type,operator]
-            )
-            .values(uses=Consent.uses + 1)  # type: ignore[operator]
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+        at = db.bind_datetime(now)
+        return db.execute(_CONSUME, (consent_id, institution_id, purpose, at, at)) == 1
 
     def _expire_request(self, s: Session, req: ConsentRequest, subject: str | None, http_request_id: str | None,
                         now: datetime) -> None:

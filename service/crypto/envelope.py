@@ -44,13 +44,15 @@ def envelope_key_id(blob: bytes) -> str:
     return blob[2:end].decode("ascii", errors="replace")
 
 
-def open_envelope(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
-    """Decrypt and authenticate an envelope; the header is authenticated too."""
+def open_envelope(key: bytes | AESGCM, blob: bytes, associated_data: bytes) -> bytes:
+    """Decrypt and authenticate an envelope; the header is authenticated too.
+    ``key`` may be an :class:`AESGCM` made once for opening many fields."""
     envelope_key_id(blob)
     end = 2 + blob[1]
     header, nonce, body = blob[:end], blob[end : end + NONCE_BYTES], blob[end + NONCE_BYTES :]
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(nonce, body, header + associated_data)
+        return aead.decrypt(nonce, body, header + associated_data)
     except InvalidTag:
         raise DecryptionError("ciphertext failed authentication") from None
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,10 @@ from service.crypto.envelope import (
 )
 from service.crypto.keys import KEY_BYTES, KekProvider
 from service.crypto.models import SubjectKey
+from service.db.raw import RawConnection
 from service.gate.grant import check
+
+_SELECT_KEY = "SELECT id, kek_id, wrapped_key FROM subject_keys WHERE subject_id = ?"
 
 
 class KeyShredded(DecryptionError):
@@ -55,30 +59,29 @@ class FieldVault:
         kek_id, kek = self._keks.active()
         return kek_id, seal_envelope(kek, kek_id, dek, wrap_associated_data(dek_id, kek_id))
 
-    def _unwrap(self, row: SubjectKey) -> bytes:
-        kek = self._keks.get(row.kek_id)
-        return open_envelope(kek, row.wrapped_key, wrap_associated_data(row.id, row.kek_id))
+    def _unwrap(self, dek_id: str, kek_id: str, wrapped: bytes) -> bytes:
+        kek = self._keks.get(kek_id)
+        return open_envelope(kek, wrapped, wrap_associated_data(dek_id, kek_id))
 
-    def _data_key(self, session: Session, subject_id: str, *, create: bool) -> tuple[str, bytes]:
+    def _data_key(self, session: Session, subject_id: str) -> tuple[str, bytes]:
+        """The subject's data key, created on first use."""
         row = session.execute(
             select(SubjectKey).where(SubjectKey.subject_id == subject_id)  # type: ignore[arg-type]
         ).scalar_one_or_none()
         if row is None:
-            if not create:
-                raise KeyShredded("no data key for this subject")
             dek_id = uuid.uuid4().hex
             dek = os.urandom(KEY_BYTES)
             kek_id, wrapped = self._wrap(dek_id, dek)
             session.add(SubjectKey(id=dek_id, subject_id=subject_id, kek_id=kek_id, wrapped_key=wrapped))
             session.flush()
             return dek_id, dek
-        return row.id, self._unwrap(row)
+        return row.id, self._unwrap(row.id, row.kek_id, row.wrapped_key)
 
     def encrypt(
         self, session: Session, subject_id: str, values: Iterable[tuple[FieldPlace, str | None]]
     ) -> list[bytes | None]:
         """Encrypt each value for its place with the subject's key (created on first use)."""
-        dek_id, dek = self._data_key(session, subject_id, create=True)
+        dek_id, dek = self._data_key(session, subject_id)
         out: list[bytes | None] = []
         for place, value in values:
             if value is None:
@@ -89,15 +92,20 @@ class FieldVault:
         return out
 
     def decrypt(
-        self, grant: object, session: Session, subject_id: str, fields: Mapping[str, SealedField]
+        self, grant: object, db: RawConnection, subject_id: str, fields: Mapping[str, SealedField]
     ) -> dict[str, str | None]:
         """Open the given fields of one subject. ``grant`` must come from the access gate
-        and cover every field's requirement; anything else raises before any key is touched."""
+        and cover every field's requirement; anything else raises before any key is touched.
+        The data key is read afresh each time (never cached), so shredding is immediate."""
         for name, sealed in fields.items():
             check(grant, subject_id, sealed.requires or name)
         if all(s.blob is None for s in fields.values()):
             return dict.fromkeys(fields)
-        dek_id, dek = self._data_key(session, subject_id, create=False)
+        row = db.one(_SELECT_KEY, (subject_id,))
+        if row is None:
+            raise KeyShredded("no data key for this subject")
+        dek_id = row[0]
+        dek = AESGCM(self._unwrap(dek_id, row[1], bytes(row[2])))
         out: dict[str, str | None] = {}
         for name, sealed in fields.items():
             if sealed.blob is None:

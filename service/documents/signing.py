@@ -9,13 +9,25 @@ import hashlib
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from joserfc import jws
+from joserfc.jwk import OKPKey
 
 from service.crypto.keys import Keyring
 from service.identity.jose import StrictJWSRegistry, kid_for, okp_key
 
 _REGISTRY = StrictJWSRegistry(["EdDSA"])
+# Per signing key: its joserfc form and thumbprint, which cost more to derive than
+# the signature itself. Keys live as long as the process's keyring.
+_SIGNERS: dict[int, tuple[Ed25519PrivateKey, OKPKey, str]] = {}
+
+
+def _signer(key: Ed25519PrivateKey) -> tuple[OKPKey, str]:
+    cached = _SIGNERS.get(id(key))
+    if cached is None or cached[0] is not key:
+        cached = (key, okp_key(key), kid_for(key))
+        _SIGNERS[id(key)] = cached
+    return cached[1], cached[2]
 
 
 def canonical_json(value: Any) -> bytes:
@@ -30,9 +42,9 @@ def sha256_hex(value: Any) -> str:
 
 def sign_document(keyring: Keyring, payload: dict[str, Any], typ: str) -> str:
     """A compact JWS over ``payload`` with the documents key; ``typ`` names the document kind."""
-    key = keyring.signing_key("documents")
-    header = {"alg": "EdDSA", "kid": kid_for(key), "typ": typ}
-    return jws.serialize_compact(header, canonical_json(payload), okp_key(key), registry=_REGISTRY)
+    jwk, kid = _signer(keyring.signing_key("documents"))
+    header = {"alg": "EdDSA", "kid": kid, "typ": typ}
+    return jws.serialize_compact(header, canonical_json(payload), jwk, registry=_REGISTRY)
 
 
 def verify_document(token: str, public_key: Ed25519PublicKey, typ: str) -> dict[str, Any]:

@@ -1,21 +1,23 @@
 """The governed access path: decide → decrypt what was allowed → mask → audit → return.
 
-Every read of personal information goes through :meth:`AccessGate.read_subject`.
-The audit entry is committed before the caller gets anything, and a denial is
-audited too; if the audit log cannot take the entry the caller gets
+Every read of personal information goes through the gate. It works in two
+halves so that async callers need not hold a thread while the audit log
+commits: :meth:`AccessGate.prepare` decides, decrypts and masks, and returns a
+:class:`PendingRead` whose only way out is :meth:`AccessGate.complete` with
+the committed audit entry of that very event. :meth:`AccessGate.read_subject`
+is both halves with a blocking append. A denial is audited too; if the audit
+log cannot take the entry the caller gets
 :class:`~service.audit_log.writer.AuditUnavailable` and no data (fail closed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
+from audit import AuditEntry
 from policies import (
     AccessRequest,
     ConsentView,
@@ -29,14 +31,16 @@ from policies import (
     load_masking_policy,
     parse_resident_id,
 )
-from service.audit_log.writer import AuditEvent, AuditWriter
+from service.audit_log.writer import AuditEvent, AuditWriter, Precondition
 from service.crypto.vault import FieldPlace, FieldVault, SealedField
+from service.db.raw import RawConnection
 from service.db.types import utcnow
 from service.documents.signing import sha256_hex
 from service.gate.grant import issue
 from service.observability.metrics import GATE_DECISIONS
-from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
-from service.subjects.models import SUBJECT_FIELD_COLUMNS, Subject
+from service.records.models import RECORD_SEALED_COLUMNS
+from service.subjects.models import SUBJECT_FIELD_COLUMNS
+from service.subjects.repository import SubjectRow, load_subject
 
 
 class AccessDenied(Exception):
@@ -48,16 +52,31 @@ class AccessDenied(Exception):
         self.audit_seq = audit_seq
 
 
+class SealedRecord(Protocol):
+    """A record as the gate needs it: an id, a category and its sealed detail columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def document_number_ct(self) -> bytes | None: ...
+
+    @property
+    def facts_ct(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class OpenedRecord:
     """A record the decision allowed, with its sealed details opened."""
 
-    record: CreditRecord
+    record: Any
     details: Mapping[str, str | None]
 
 
-RecordLoader = Callable[[Decision], Sequence[CreditRecord]]
-UseClaim = Callable[[Connection], str | None]
+RecordLoader = Callable[[Decision], Sequence[SealedRecord]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +89,18 @@ class ReadResult:
     records: Sequence[OpenedRecord] = ()
 
 
-def _sealed(subject: Subject, kind: str) -> SealedField:
+@dataclass(frozen=True)
+class PendingRead:
+    """A decided read waiting for its audit entry. ``event`` goes to the audit log;
+    the data stays inside until :meth:`AccessGate.complete` sees that entry committed."""
+
+    event: AuditEvent
+    decision: Decision
+    _fields: Mapping[str, str | None] = field(default_factory=dict, repr=False)
+    _records: Sequence[OpenedRecord] = field(default=(), repr=False)
+
+
+def _sealed(subject: SubjectRow, kind: str) -> SealedField:
     column = SUBJECT_FIELD_COLUMNS[kind]
     return SealedField(FieldPlace("subjects", column, subject.id), getattr(subject, column), kind)
 
@@ -83,15 +113,15 @@ class AccessGate:
         self._writer = writer
         self._masking = masking or load_masking_policy()
 
-    def birth_date(self, session: Session, subject_id: str) -> date | None:
+    def birth_date(self, db: RawConnection, subject_id: str) -> date | None:
         """The subject's birth date, for age rules (guardianship, who may grant consent).
 
         Only the date leaves the gate, never the ID number it is read from.
         """
-        subject = session.get(Subject, subject_id)
-        return None if subject is None else self._birth_date(session, subject)
+        subject = load_subject(db, subject_id)
+        return None if subject is None else self._birth_date(db, subject)
 
-    def _birth_date(self, session: Session, subject: Subject) -> date | None:
+    def _birth_date(self, db: RawConnection, subject: SubjectRow) -> date | None:
         # The guardianship rule needs the ward's age, which only the encrypted ID
         # number holds; this narrow grant opens that one field, for the decision
         # only, and its value never leaves this method.
@@ -105,15 +135,21 @@ class AccessGate:
             consent_id=None,
             purpose=None,
         )
-        opened = self._vault.decrypt(issue(probe), session, subject.id, {"id_number": _sealed(subject, "id_number")})
+        opened = self._vault.decrypt(issue(probe), db, subject.id, {"id_number": _sealed(subject, "id_number")})
         try:
             return parse_resident_id(opened["id_number"] or "").birth_date
         except InvalidIdentifier:
             return None
 
-    def read_subject(
+    def read_subject(self, db: RawConnection, **request: Any) -> ReadResult:
+        """Decide, decrypt, mask and audit one read, waiting for the audit commit.
+        Takes the arguments of :meth:`prepare`."""
+        pending = self.prepare(db, **request)
+        return self.complete(pending, self._writer.append(pending.event))
+
+    def prepare(
         self,
-        session: Session,
+        db: RawConnection,
         *,
         viewer: Viewer,
         subject_id: str,
@@ -123,11 +159,12 @@ class AccessGate:
         consent: ConsentView | None = None,
         now: datetime | None = None,
         records: RecordLoader | None = None,
-        claim: UseClaim | None = None,
+        claim: Precondition | None = None,
         details: Mapping[str, Any] | None = None,
         only_fields: frozenset[str] | None = None,
-    ) -> ReadResult:
-        """Decide, decrypt, mask and audit one read of a subject's personal information.
+    ) -> PendingRead:
+        """Decide one read of a subject's personal information, and if allowed decrypt
+        and mask it; the result waits in a :class:`PendingRead` for its audit entry.
 
         ``records`` (given the allowing decision) returns the records this viewer may
         see; their sealed details are opened only for categories the decision allows.
@@ -139,10 +176,10 @@ class AccessGate:
         needs (data minimisation); the decision still bounds them.
         """
         now = now or utcnow()
-        subject = session.get(Subject, subject_id)
+        subject = load_subject(db, subject_id)
         birth = None
         if subject is not None and viewer.role == Role.GUARDIAN and subject_id in viewer.wards:
-            birth = self._birth_date(session, subject)
+            birth = self._birth_date(db, subject)
         decision = decide(
             AccessRequest(
                 viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,
@@ -151,17 +188,14 @@ class AccessGate:
         )
         if decision.allowed and subject is None:
             decision = _denied(decision, "subject_unknown")
-        GATE_DECISIONS.labels("allow" if decision.allowed else "deny", decision.reason).inc()
         base = {
             "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
             "subject": subject_id if subject is not None else None, "purpose": purpose,
             "consent_id": consent.id if consent else None, "request_id": request_id,
         }
         if not decision.allowed:
-            entry = self._writer.append(
-                AuditEvent(decision="deny", reason=decision.reason, details=dict(details or {}), **base)
-            )
-            raise AccessDenied(decision.reason, entry.seq)
+            event = AuditEvent(decision="deny", reason=decision.reason, details=dict(details or {}), **base)
+            return PendingRead(event, decision)
         assert subject is not None  # narrowed by the subject_unknown rewrite above
         grant = issue(decision)
         wanted = sorted(
@@ -176,7 +210,7 @@ class AccessGate:
                     FieldPlace("credit_records", column, record.id), getattr(record, column),
                     f"category:{record.category}",
                 )
-        plain = self._vault.decrypt(grant, session, subject_id, sealed)
+        plain = self._vault.decrypt(grant, db, subject_id, sealed)
         masked = {k: self._masking.mask(FieldKind(k), decision.role, plain[k]) for k in wanted}
         opened = [
             OpenedRecord(record, {c.removesuffix("_ct"): plain[f"{record.id}:{c}"] for c in RECORD_SEALED_COLUMNS})
@@ -190,14 +224,22 @@ class AccessGate:
             "records": [r.record.id for r in opened],
             "response_sha256": sha256_hex(payload),
         }
-        entry = self._writer.append(
-            AuditEvent(decision="allow", reason=decision.reason, details=audit_details, precondition=claim,
-                       denied_details=dict(details or {}), **base)
-        )
-        if entry.decision != "allow":
-            GATE_DECISIONS.labels("deny", entry.reason).inc()
+        event = AuditEvent(decision="allow", reason=decision.reason, details=audit_details, precondition=claim,
+                           denied_details=dict(details or {}), **base)
+        return PendingRead(event, decision, masked, opened)
+
+    def complete(self, pending: PendingRead, entry: AuditEntry) -> ReadResult:
+        """The read's result, now that ``entry`` (the committed entry of ``pending.event``)
+        is durable. Raises :class:`AccessDenied` when the decision or the use claimed at
+        commit time said no."""
+        event = pending.event
+        if (entry.actor_id, entry.action, entry.request_id) != (event.actor_id, event.action, event.request_id):
+            raise ValueError("the audit entry does not record this read")
+        allowed = entry.decision == "allow" and pending.decision.allowed
+        GATE_DECISIONS.labels("allow" if allowed else "deny", entry.reason).inc()
+        if not allowed:
             raise AccessDenied(entry.reason, entry.seq)
-        return ReadResult(decision, masked, entry.seq, opened)
+        return ReadResult(pending.decision, pending._fields, entry.seq, pending._records)
 
 
 def _denied(decision: Decision, reason: str) -> Decision:

@@ -52,7 +52,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -97,7 +96,7 @@ class RoleGuard:
             token = bearer_token(connection.headers.get("authorization"))
             services: Services = connection.app.state["services"]
             try:
-                principal = await anyio.to_thread.run_sync(authenticate_bearer, services, token)
+                principal = await services.run_reads(authenticate_bearer, services, token)
             except TokenError as exc:
                 detail = {
                     "token_expired": "the access token has expired",

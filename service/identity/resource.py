@@ -11,29 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from policies import Role
+from service.db.raw import RawConnection, as_datetime, as_json, raw_connection
 from service.db.types import utcnow
-from service.identity.login import is_locked
-from service.identity.models import (
-    ACTIVE,
-    OWNER_AUDITOR_TOOL,
-    OWNER_INSTITUTION,
-    OWNER_PROVIDER,
-    Account,
-    Guardianship,
-    Institution,
-    OAuthClient,
-    Provider,
-)
+from service.identity.models import ACTIVE, OWNER_AUDITOR_TOOL, OWNER_INSTITUTION, OWNER_PROVIDER
 from service.identity.policy import WEB_CLIENT_ID
 from service.identity.principal import Principal
 from service.identity.tokens import TokenError
 from service.runtime import Services
 
 _OWNER_ROLE = {OWNER_INSTITUTION: Role.INSTITUTION, OWNER_PROVIDER: Role.PROVIDER, OWNER_AUDITOR_TOOL: Role.AUDITOR}
+
+# One round trip per request: the client and, when it belongs to one, its institution
+# or provider. Plain driver SQL, because this runs on every authenticated request.
+_CLIENT = (
+    "SELECT c.status, c.owner_type, c.owner_id, i.status, i.type, i.permitted_purposes, p.status "
+    "FROM oauth_clients c "
+    "LEFT JOIN institutions i ON c.owner_type = 'institution' AND i.id = c.owner_id "
+    "LEFT JOIN providers p ON c.owner_type = 'provider' AND p.id = c.owner_id "
+    "WHERE c.client_id = ?"
+)
+_ACCOUNT = "SELECT status, locked_until, role, subject_id FROM accounts WHERE id = ?"
+_WARDS = "SELECT ward_subject_id FROM guardianships WHERE guardian_account_id = ? AND ended_at IS NULL"
 
 
 class CallerRejected(TokenError):
@@ -46,59 +45,51 @@ class CallerRejected(TokenError):
 def authenticate_bearer(services: Services, token: str) -> Principal:
     """Verify ``token`` and load the caller's live state; raise TokenError if unusable."""
     claims = services.tokens.verify(token)
-    with services.session() as session:
-        return load_principal(session, claims)
+    with raw_connection(services.engine) as db:
+        return load_principal(db, claims)
 
 
-def load_principal(session: Session, claims: dict[str, Any]) -> Principal:
+def load_principal(db: RawConnection, claims: dict[str, Any]) -> Principal:
     """The principal for verified ``claims``, checked against the database now."""
     role = Role(claims["role"])
     scopes = frozenset(claims["scope"].split())
     client_id: str = claims["client_id"]
     common = {"client_id": client_id, "scopes": scopes, "token_id": claims["jti"]}
     if client_id == WEB_CLIENT_ID:
-        return _person(session, claims["sub"], role, common)
-    client = session.get(OAuthClient, client_id)
-    if client is None or client.status != ACTIVE or claims["sub"] != client_id:
+        return _person(db, claims["sub"], role, common)
+    row = db.one(_CLIENT, (client_id,))
+    if row is None or row[0] != ACTIVE or claims["sub"] != client_id:
         raise CallerRejected("client_inactive")
-    if _OWNER_ROLE.get(client.owner_type) != role:
+    _, owner_type, owner_id, inst_status, inst_type, purposes, prov_status = row
+    if _OWNER_ROLE.get(owner_type) != role:
         raise CallerRejected("role_mismatch")
-    if client.owner_type == OWNER_INSTITUTION:
-        inst = session.get(Institution, client.owner_id)
-        if inst is None or inst.status != ACTIVE:
+    if owner_type == OWNER_INSTITUTION:
+        if inst_status != ACTIVE:
             raise CallerRejected("institution_suspended")
         return Principal(
-            role=role, actor_id=inst.id, institution_id=inst.id, institution_type=inst.type,
-            permitted_purposes=frozenset(inst.permitted_purposes), **common,
+            role=role, actor_id=owner_id, institution_id=owner_id, institution_type=inst_type,
+            permitted_purposes=frozenset(as_json(purposes)), **common,
         )
-    if client.owner_type == OWNER_PROVIDER:
-        prov = session.get(Provider, client.owner_id)
-        if prov is None or prov.status != ACTIVE:
+    if owner_type == OWNER_PROVIDER:
+        if prov_status != ACTIVE:
             raise CallerRejected("provider_suspended")
-        return Principal(role=role, actor_id=prov.id, provider_id=prov.id, **common)
+        return Principal(role=role, actor_id=owner_id, provider_id=owner_id, **common)
     # An auditor's tool acts for its auditor account and stops when that account does.
-    return _person(session, client.owner_id, role, common)
+    return _person(db, owner_id, role, common)
 
 
-def _person(session: Session, account_id: str, role: Role, common: dict[str, Any]) -> Principal:
-    account = session.get(Account, account_id)
-    if account is None or account.status != ACTIVE:
+def _person(db: RawConnection, account_id: str, role: Role, common: dict[str, Any]) -> Principal:
+    row = db.one(_ACCOUNT, (account_id,))
+    if row is None or row[0] != ACTIVE:
         raise CallerRejected("account_disabled")
-    if is_locked(account, utcnow()):
+    _, locked_until, account_role, subject_id = row
+    if locked_until is not None and as_datetime(locked_until) > utcnow():
         raise CallerRejected("account_locked")
-    if account.role != role.value:
+    if account_role != role.value:
         raise CallerRejected("role_mismatch")
     wards: frozenset[str] = frozenset()
     if role == Role.GUARDIAN:
-        wards = frozenset(
-            session.execute(
-                select(Guardianship.ward_subject_id).where(  # type: ignore[call-overload]
-                    Guardianship.guardian_account_id == account.id,  # type: ignore[arg-type]
-                    Guardianship.ended_at.is_(None),  # type: ignore[union-attr]
-                )
-            ).scalars()
-        )
+        wards = frozenset(r[0] for r in db.all(_WARDS, (account_id,)))
     return Principal(
-        role=role, actor_id=account.id, account_id=account.id, subject_id=account.subject_id, wards=wards,
-        **common,
+        role=role, actor_id=account_id, account_id=account_id, subject_id=subject_id, wards=wards, **common,
     )

@@ -37,6 +37,9 @@ TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, RFC 9068)
 _ACCEPTED_TYP = {"at+jwt", "application/at+jwt"}
 _REGISTRY = StrictJWSRegistry([TOKEN_ALGORITHM])
 _MAX_TOKEN_BYTES = 4096
+# Verified tokens kept per process. A token is at most 15 minutes old, so this
+# holds every live token of a few thousand clients; the oldest go first.
+_VERIFIED_CACHE_SIZE = 8192
 
 
 class TokenError(Exception):
@@ -77,6 +80,12 @@ class TokenService:
         self._private = okp_key(keyring.signing_key("tokens"))
         self._public = okp_key(keyring.signing_key("tokens").public_key())
         self.kid = kid_for(keyring.signing_key("tokens"))
+        # token -> claims of tokens whose signature and claims verified. The signature
+        # covers every byte of the token, so the same string verifies the same way
+        # again; only the clock-dependent checks are repeated on a hit. The caller's
+        # live state (suspension, lock-out) is never cached: that is the resource
+        # server's per-request database check.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     @property
     def token_endpoint(self) -> str:
@@ -118,6 +127,18 @@ class TokenService:
 
     def verify(self, token: str, *, now: int | None = None) -> dict[str, Any]:
         """The claims of a valid token; raise :class:`TokenError` otherwise."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            return _still_valid(cached, int(time.time()) if now is None else now)
+        claims = self._verify_fully(token, now)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            # Dicts keep insertion order: drop the oldest eighth in one go.
+            for stale in list(self._verified)[: _VERIFIED_CACHE_SIZE // 8]:
+                self._verified.pop(stale, None)
+        self._verified[token] = claims
+        return dict(claims)
+
+    def _verify_fully(self, token: str, now: int | None) -> dict[str, Any]:
         if not token or len(token) > _MAX_TOKEN_BYTES:
             raise TokenError("token_invalid", "malformed")
         try:
@@ -164,3 +185,12 @@ class TokenService:
             if not isinstance(claims[name], str):
                 raise TokenError("token_invalid", "claims")
         return claims
+
+
+def _still_valid(claims: dict[str, Any], now: int) -> dict[str, Any]:
+    """The clock checks of a verified token, as joserfc makes them, at ``now``."""
+    if claims["exp"] <= now - CLOCK_LEEWAY:
+        raise TokenError("token_expired", "expired")
+    if claims.get("nbf", 0) > now + CLOCK_LEEWAY or claims["iat"] > now + CLOCK_LEEWAY:
+        raise TokenError("token_invalid", "claims")
+    return dict(claims)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from policies import Decision
 from policies.catalog import NEGATIVE_NATURES, load_catalog
@@ -18,26 +16,60 @@ from policies.records import (
     visible_to_institution,
     visible_to_subject,
 )
+from service.db.raw import RawConnection, as_bytes, as_date, as_json
 from service.gate.access import OpenedRecord
-from service.records.models import CreditRecord
+
+_COLUMNS = (
+    "id, item_code, category, nature, state, decision_date, document_type, document_authority, document_date, "
+    "leniency, document_number_ct, facts_ct"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM credit_records WHERE subject_id = ?"  # noqa: S608 (constant columns)
+_ORDER = " ORDER BY decision_date DESC, id"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """What a report shows of a record, and its sealed details (opened only by the gate)."""
+
+    id: str
+    item_code: str
+    category: str
+    nature: str
+    state: str
+    decision_date: date
+    document_type: str
+    document_authority: str
+    document_date: date
+    leniency: tuple[str, ...]
+    document_number_ct: bytes | None
+    facts_ct: bytes | None
 
 
 def subject_records(
-    session: Session, subject_id: str, categories: frozenset[str] | None = None
-) -> list[CreditRecord]:
+    db: RawConnection, subject_id: str, categories: frozenset[str] | None = None
+) -> list[RecordRow]:
     """Every record of a subject (optionally in some categories), newest decision first."""
-    stmt = select(CreditRecord).where(CreditRecord.subject_id == subject_id)  # type: ignore[arg-type]
-    if categories is not None:
-        stmt = stmt.where(CreditRecord.category.in_(sorted(categories)))  # type: ignore[attr-defined]
-    return list(session.execute(stmt.order_by(CreditRecord.decision_date.desc(), CreditRecord.id)).scalars())  # type: ignore[attr-defined]
+    if categories is None:
+        rows = db.all(_SELECT + _ORDER, (subject_id,))
+    elif not categories:
+        return []
+    else:
+        wanted = sorted(categories)
+        marks = ", ".join("?" * len(wanted))
+        rows = db.all(f"{_SELECT} AND category IN ({marks}){_ORDER}", (subject_id, *wanted))
+    return [
+        RecordRow(r[0], r[1], r[2], r[3], r[4], as_date(r[5]), r[6], r[7], as_date(r[8]), tuple(as_json(r[9])),
+                  as_bytes(r[10]), as_bytes(r[11]))
+        for r in rows
+    ]
 
 
-def for_institution(session: Session, subject_id: str, decision: Decision, today: date) -> Sequence[CreditRecord]:
+def for_institution(db: RawConnection, subject_id: str, decision: Decision, today: date) -> Sequence[RecordRow]:
     """Records an institution may see under ``decision``: the allowed categories only,
     shareable items only, ``active`` or ``disputed``, inside the disclosure window."""
     catalog = load_catalog()
     out = []
-    for record in subject_records(session, subject_id, decision.categories):
+    for record in subject_records(db, subject_id, decision.categories):
         item = catalog.get(record.item_code)
         if item is not None and visible_to_institution(
             record.state, disclosure_window(item, record.decision_date), today, item
@@ -46,11 +78,11 @@ def for_institution(session: Session, subject_id: str, decision: Decision, today
     return out
 
 
-def for_subject(session: Session, subject_id: str, today: date) -> Sequence[CreditRecord]:
+def for_subject(records: Sequence[RecordRow], today: date) -> Sequence[RecordRow]:
     """Everything the person may see about themselves: all but expired records."""
     catalog = load_catalog()
     out = []
-    for record in subject_records(session, subject_id, None):
+    for record in records:
         item = catalog.get(record.item_code)
         if item is not None and visible_to_subject(record.state, disclosure_window(item, record.decision_date), today):
             out.append(record)
@@ -85,7 +117,7 @@ def record_view(opened: OpenedRecord, today: date) -> dict[str, Any]:
     }
 
 
-def flags(records: Sequence[CreditRecord], today: date) -> dict[str, bool]:
+def flags(records: Sequence[RecordRow], today: date) -> dict[str, bool]:
     """On the serious dishonesty list; no negative record in the last three years."""
     catalog = load_catalog()
     live = []

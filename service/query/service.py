@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
-from audit import decode_entry
+from audit import AuditEntry, decode_entry
 from policies import ConsentView, Role
 from policies.access import CHINA_STANDARD_TIME
 from policies.consent import effective_state
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditEvent
-from service.consent.models import Consent
 from service.consent.service import ConsentService
+from service.db.raw import RawConnection, as_datetime, as_json, of_session, raw_connection
 from service.db.types import iso_z
 from service.documents.signing import sign_document
-from service.gate.access import AccessDenied, ReadResult
+from service.gate.access import AccessDenied, PendingRead
 from service.identity.models import Institution
 from service.identity.principal import Principal
 from service.query import records
@@ -32,15 +33,56 @@ ALL_FIELDS = frozenset({"id_number", "name", "mobile", "address", "bank_card"})
 # What a failed use says about the consent, in the order the states are checked.
 _USE_REFUSALS = {"revoked": "consent_revoked", "expired": "consent_expired", "exhausted": "consent_exhausted"}
 
+_CONSENT = (
+    "SELECT c.institution_id, c.subject_id, c.purpose, c.categories, c.state, c.valid_from, c.valid_until, "
+    "c.max_uses, c.uses, i.name FROM consents c JOIN institutions i ON i.id = c.institution_id WHERE c.id = ?"
+)
+_CONSENT_STATE = "SELECT state, valid_until, uses, max_uses FROM consents WHERE id = ?"
 
 
-def consent_view(c: Consent, now: datetime) -> ConsentView:
-    """The policy view of a stored consent, with its state as of ``now``."""
-    return ConsentView(
-        id=c.id, institution_id=c.institution_id, subject_id=c.subject_id, purpose=c.purpose,
-        categories=frozenset(c.categories), state=effective_state(c.state, c.valid_until, c.uses, c.max_uses, now),
-        valid_from=c.valid_from, valid_until=c.valid_until, max_uses=c.max_uses, uses=c.uses,
+@dataclass(frozen=True)
+class StoredConsent:
+    """A consent as the query reads it, with the name of the institution holding it."""
+
+    view: ConsentView
+    institution_name: str
+
+
+def load_consent(db: RawConnection, consent_id: str, now: datetime) -> StoredConsent | None:
+    """The consent with its state as of ``now``, or None for an unknown id."""
+    row = db.one(_CONSENT, (consent_id,))
+    if row is None:
+        return None
+    institution_id, subject_id, purpose, categories, state, valid_from, valid_until, max_uses, uses, name = row
+    until = as_datetime(valid_until)
+    view = ConsentView(
+        id=consent_id, institution_id=institution_id, subject_id=subject_id, purpose=purpose,
+        categories=frozenset(as_json(categories)), state=effective_state(state, until, uses, max_uses, now),
+        valid_from=as_datetime(valid_from), valid_until=until, max_uses=max_uses, uses=uses,
     )
+    return StoredConsent(view, name)
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """An institution query decided, decrypted and masked, waiting for its audit commit.
+    ``read`` is None when the consent id is unknown (then ``denial`` is the event)."""
+
+    query_id: str
+    purpose: str
+    now: datetime
+    today: date
+    consent: StoredConsent | None
+    read: PendingRead | None
+    denial: AuditEvent | None = None
+
+    @property
+    def event(self) -> AuditEvent:
+        """What the audit log must commit before anything is answered."""
+        if self.read is not None:
+            return self.read.event
+        assert self.denial is not None
+        return self.denial
 
 
 class QueryService:
@@ -49,71 +91,94 @@ class QueryService:
     def __init__(self, services: Services) -> None:
         self._svc = services
 
+    def prepare_query(
+        self, principal: Principal, consent_id: str, purpose: str, request_id: str | None, now: datetime
+    ) -> PreparedQuery:
+        """Decide the query through the gate and open what it allows; nothing is answered
+        until :meth:`finish_query` has the committed audit entry."""
+        institution_id = principal.institution_id
+        assert institution_id
+        query_id = uuid.uuid4().hex
+        today = now.astimezone(CHINA_STANDARD_TIME).date()
+        with raw_connection(self._svc.engine) as db:
+            stored = load_consent(db, consent_id, now)
+            if stored is None:
+                # Unknown and foreign consent ids get the same answer.
+                denial = AuditEvent(
+                    actor_type="institution", actor_id=principal.actor_id, action="query", decision="deny",
+                    reason="consent_not_held", purpose=purpose, consent_id=None, request_id=request_id,
+                    details={"query_id": query_id},
+                )
+                return PreparedQuery(query_id, purpose, now, today, None, None, denial)
+            view = stored.view
+
+            def claim(conn: RawConnection) -> str | None:
+                # Runs inside the audit commit: the database orders it against revocation.
+                if ConsentService.consume(conn, consent_id, institution_id, purpose, now):
+                    return None
+                row = conn.one(_CONSENT_STATE, (consent_id,))
+                if row is None:
+                    return "consent_revoked"
+                state = effective_state(row[0], as_datetime(row[1]), row[2], row[3], now).value
+                return _USE_REFUSALS.get(state, "consent_not_active")
+
+            read = self._svc.gate.prepare(
+                db, viewer=principal.viewer(), subject_id=view.subject_id, request_id=request_id,
+                action="query", purpose=purpose, consent=view, now=now, claim=claim,
+                records=lambda d: records.for_institution(db, view.subject_id, d, today),
+                details={"query_id": query_id},
+                only_fields=ALL_FIELDS if "identity" in view.categories else IDENTITY_FIELDS,
+            )
+        return PreparedQuery(query_id, purpose, now, today, stored, read)
+
+    def finish_query(self, prepared: PreparedQuery, entry: AuditEntry) -> tuple[dict[str, Any], str]:
+        """The signed report, once ``entry`` (the prepared event's entry) is committed.
+        Raises AccessDenied for a denial, decided up front or when the use was claimed."""
+        if prepared.read is None or prepared.consent is None:
+            raise AccessDenied(entry.reason, entry.seq)
+        result = self._svc.gate.complete(prepared.read, entry)
+        consent = prepared.consent.view
+        report = {
+            "type": "credit-report",
+            "query_id": prepared.query_id,
+            "generated_at": iso_z(prepared.now),
+            "issuer": self._svc.settings.issuer,
+            "institution": {"id": consent.institution_id, "name": prepared.consent.institution_name},
+            "consent": {"id": consent.id, "purpose": consent.purpose, "categories": sorted(result.decision.categories),
+                        "uses": consent.uses + 1, "max_uses": consent.max_uses},
+            "subject": {k: v for k, v in result.fields.items() if v is not None},
+            "records": [records.record_view(r, prepared.today) for r in result.records],
+            "audit_seq": result.audit_seq,
+        }
+        return report, sign_document(self._svc.keyring, report, REPORT_TYPE)
+
     def institution_query(
         self, principal: Principal, consent_id: str, purpose: str, request_id: str | None, now: datetime
     ) -> tuple[dict[str, Any], str]:
         """Run one query under a consent; returns the report and its JWS. Raises AccessDenied."""
-        assert principal.institution_id
-        query_id = uuid.uuid4().hex
-        today = now.astimezone(CHINA_STANDARD_TIME).date()
-        with self._svc.session() as s:
-            consent = s.get(Consent, consent_id)
-            if consent is None:
-                # Unknown and foreign consent ids get the same answer.
-                entry = self._svc.writer.append(AuditEvent(
-                    actor_type="institution", actor_id=principal.actor_id, action="query", decision="deny",
-                    reason="consent_not_held", purpose=purpose, consent_id=None, request_id=request_id,
-                    details={"query_id": query_id},
-                ))
-                raise AccessDenied("consent_not_held", entry.seq)
-            view = consent_view(consent, now)
+        prepared = self.prepare_query(principal, consent_id, purpose, request_id, now)
+        return self.finish_query(prepared, self._svc.writer.append(prepared.event))
 
-            def claim(conn: Connection) -> str | None:
-                # Runs inside the audit commit: the database orders it against revocation.
-                if ConsentService.consume(conn, consent_id, principal.institution_id or "", purpose, now):
-                    return None
-                row = conn.execute(
-                    select(Consent.state, Consent.valid_until, Consent.uses, Consent.max_uses)  # type: ignore[call-overload]
-                    .where(Consent.id == consent_id)
-                ).first()
-                if row is None:
-                    return "consent_revoked"
-                state = effective_state(row[0], row[1], row[2], row[3], now).value
-                return _USE_REFUSALS.get(state, "consent_not_active")
-
-            result: ReadResult = self._svc.gate.read_subject(
-                s, viewer=principal.viewer(), subject_id=consent.subject_id, request_id=request_id,
-                action="query", purpose=purpose, consent=view, now=now, claim=claim,
-                records=lambda d: records.for_institution(s, consent.subject_id, d, today),
-                details={"query_id": query_id},
-                only_fields=ALL_FIELDS if "identity" in view.categories else IDENTITY_FIELDS,
-            )
-            institution = s.get(Institution, principal.institution_id)
-        report = {
-            "type": "credit-report",
-            "query_id": query_id,
-            "generated_at": iso_z(now),
-            "issuer": self._svc.settings.issuer,
-            "institution": {"id": principal.institution_id, "name": institution.name if institution else None},
-            "consent": {"id": consent.id, "purpose": consent.purpose, "categories": sorted(result.decision.categories),
-                        "uses": consent.uses + 1, "max_uses": consent.max_uses},
-            "subject": {k: v for k, v in result.fields.items() if v is not None},
-            "records": [records.record_view(r, today) for r in result.records],
-            "audit_seq": result.audit_seq,
-        }
-        return report, sign_document(self._svc.keyring, report, REPORT_TYPE)
+    async def institution_query_async(
+        self, principal: Principal, consent_id: str, purpose: str, request_id: str | None, now: datetime
+    ) -> tuple[dict[str, Any], str]:
+        """:meth:`institution_query` for the event loop: no thread is held while the
+        audit log commits, so one process keeps many queries in one group commit."""
+        prepared = await self._svc.run_reads(self.prepare_query, principal, consent_id, purpose, request_id, now)
+        entry = await self._svc.writer.append_async(prepared.event)
+        return self.finish_query(prepared, entry)
 
     def self_report(
         self, principal: Principal, subject_id: str, request_id: str | None, now: datetime
     ) -> tuple[dict[str, Any], str]:
         """The person's own full report (or their ward's): free, unlimited, audited."""
         today = now.astimezone(CHINA_STANDARD_TIME).date()
-        with self._svc.session() as s:
+        with raw_connection(self._svc.engine) as db:
+            everything = records.subject_records(db, subject_id)
             result = self._svc.gate.read_subject(
-                s, viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
-                action="report.self", now=now, records=lambda d: records.for_subject(s, subject_id, today),
+                db, viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
+                action="report.self", now=now, records=lambda d: records.for_subject(everything, today),
             )
-            everything = records.subject_records(s, subject_id)
         report = {
             "type": "credit-self-report",
             "generated_at": iso_z(now),
@@ -132,7 +197,7 @@ class QueryService:
         Reading it is itself decided by the gate and audited (no field is decrypted)."""
         with self._svc.session() as s:
             result = self._svc.gate.read_subject(
-                s, viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
+                of_session(s), viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
                 action="access_log.read", now=now, only_fields=frozenset(),
             )
             upper = min(before, result.audit_seq) if before is not None else result.audit_seq

@@ -12,7 +12,32 @@ from sqlalchemy.orm import Session
 from policies import normalize_resident_id
 from service.crypto.blind_index import BlindIndex
 from service.crypto.vault import FieldPlace, FieldVault
+from service.db.raw import RawConnection, as_bytes
 from service.subjects.models import SUBJECT_FIELD_COLUMNS, Subject
+
+_SEALED = tuple(SUBJECT_FIELD_COLUMNS.values())
+# Built from constant column names only.
+_SELECT_SUBJECT = "SELECT " + ", ".join(_SEALED) + " FROM subjects WHERE id = ?"  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    """A subject's stored ciphertexts, as the access gate reads them."""
+
+    id: str
+    id_number_ct: bytes | None
+    name_ct: bytes | None
+    mobile_ct: bytes | None
+    address_ct: bytes | None
+    bank_card_ct: bytes | None
+
+
+def load_subject(db: RawConnection, subject_id: str) -> SubjectRow | None:
+    """The subject's sealed fields, or None for an unknown id."""
+    row = db.one(_SELECT_SUBJECT, (subject_id,))
+    if row is None:
+        return None
+    return SubjectRow(subject_id, *(as_bytes(v) for v in row))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from service.consent.service import (
     NewRequest,
     shown_terms,
 )
+from service.db.raw import of_session
 from service.documents.signing import sha256_hex, verify_document
 from service.identity.models import Institution
 from service.identity.principal import Principal
@@ -139,13 +140,14 @@ def test_revocation_and_uses(world: World) -> None:
     inst = world.bank.institution_id
     assert inst is not None
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(s, consent.id, inst, "loan_approval", NOW) is True
-        assert svc.consume(s, consent.id, inst, "post_loan_management", NOW) is False  # wrong purpose
-        assert svc.consume(s, consent.id, world.other_bank.institution_id or "", "loan_approval", NOW) is False
+        assert svc.consume(of_session(s), consent.id, inst, "loan_approval", NOW) is True
+        assert svc.consume(of_session(s), consent.id, inst, "post_loan_management", NOW) is False  # wrong purpose
+        other = world.other_bank.institution_id or ""
+        assert svc.consume(of_session(s), consent.id, other, "loan_approval", NOW) is False
     revoked = svc.revoke(world.adult, consent.id, "r", NOW)
     assert revoked.state == "revoked"
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(s, consent.id, inst, "loan_approval", NOW) is False
+        assert svc.consume(of_session(s), consent.id, inst, "loan_approval", NOW) is False
     with pytest.raises(ConsentConflict):
         svc.revoke(world.adult, consent.id, "r", NOW)
     with pytest.raises(ConsentNotFound):
@@ -160,9 +162,9 @@ def test_exhaustion_and_expiry_sweep(world: World) -> None:
     _ask(world)  # stays pending until it lapses
     inst = world.bank.institution_id or ""
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(s, one.id, inst, "loan_approval", NOW)
-        assert not svc.consume(s, one.id, inst, "loan_approval", NOW)
-        assert not svc.consume(s, short.id, inst, "loan_approval", NOW + timedelta(days=1))
+        assert svc.consume(of_session(s), one.id, inst, "loan_approval", NOW)
+        assert not svc.consume(of_session(s), one.id, inst, "loan_approval", NOW)
+        assert not svc.consume(of_session(s), short.id, inst, "loan_approval", NOW + timedelta(days=1))
     assert svc.expire_due(NOW + timedelta(hours=1)) == (0, 1)
     assert svc.expire_due(NOW + timedelta(days=8)) == (1, 1)
     assert svc.expire_due(NOW + timedelta(days=8)) == (0, 0)
@@ -186,11 +188,19 @@ def test_no_query_started_after_revocation_succeeds(world: World) -> None:
     first_success = threading.Event()
     lock = threading.Lock()
 
+    revoked = threading.Event()
+
     def query_loop() -> None:
         while not stop.is_set():
+            with lock:
+                successes = sum(1 for _, ok in results if ok)
+            if successes >= 30 and not revoked.is_set():
+                # Keep uses in hand so that the revocation, not exhaustion, is what stops them.
+                time.sleep(0.001)
+                continue
             started = time.monotonic()
             with world.services.write_session() as s, s.begin():
-                ok = svc.consume(s, consent.id, inst, "post_loan_management", datetime.now(UTC))
+                ok = svc.consume(of_session(s), consent.id, inst, "post_loan_management", datetime.now(UTC))
             with lock:
                 results.append((started, ok))
             if ok:
@@ -204,6 +214,7 @@ def test_no_query_started_after_revocation_succeeds(world: World) -> None:
     assert first_success.wait(10)
     svc.revoke(world.adult, consent.id, "r", datetime.now(UTC))
     revoked_at.append(time.monotonic())
+    revoked.set()
     time.sleep(0.1)
     stop.set()
     for t in threads:

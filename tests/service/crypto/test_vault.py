@@ -11,6 +11,7 @@ from service.crypto.keys import add_file_kek, load_keyring
 from service.crypto.models import SubjectKey
 from service.crypto.rotation import key_usage, rewrap_all
 from service.crypto.vault import FieldPlace, FieldVault, KeyShredded, SealedField
+from service.db.raw import of_session
 from service.gate.grant import GateViolation, issue
 from service.runtime import Services
 from service.subjects.models import Subject
@@ -43,7 +44,7 @@ def _read_name(services: Services, subject_id: str, vault: FieldVault | None = N
         subject = s.get(Subject, subject_id)
         assert subject is not None
         out = (vault or services.vault).decrypt(
-            _grant(subject_id), s, subject_id, {"name": _sealed(subject, "name", "name_ct")}
+            _grant(subject_id), of_session(s), subject_id, {"name": _sealed(subject, "name", "name_ct")}
         )
     return out["name"]
 
@@ -67,7 +68,7 @@ def test_ciphertext_moved_to_another_row_or_column_fails(services: Services) -> 
         # Same subject, other column: the mobile ciphertext put where the name belongs.
         moved = SealedField(FieldPlace("subjects", "name_ct", a), sa.mobile_ct, "name")
         with pytest.raises(DecryptionError):
-            services.vault.decrypt(_grant(a), s, a, {"name": moved})
+            services.vault.decrypt(_grant(a), of_session(s), a, {"name": moved})
         # Another subject's ciphertext copied into this row.
         s.execute(update(Subject).where(Subject.id == b).values(name_ct=sa.name_ct))  # type: ignore[arg-type]
     with pytest.raises(DecryptionError):
@@ -95,7 +96,7 @@ def test_decrypt_requires_a_covering_grant(services: Services) -> None:
         fields = {"name": _sealed(subject, "name", "name_ct")}
         for bad in (None, object(), "grant", _grant(b), _grant(a, frozenset({FieldKind.MOBILE}))):
             with pytest.raises(GateViolation):
-                services.vault.decrypt(bad, s, a, fields)
+                services.vault.decrypt(bad, of_session(s), a, fields)
     denied = Decision(allowed=False, reason="consent_required", subject_id=a, role=Role.INSTITUTION,
                       categories=frozenset(), fields=frozenset(), consent_id=None, purpose=None)
     with pytest.raises(GateViolation):

@@ -13,6 +13,7 @@ from policies import ConsentView, Role, Viewer, make_resident_id
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditUnavailable
 from service.db.engine import make_engine
+from service.db.raw import raw_connection
 from service.documents.signing import sha256_hex
 from service.gate.access import AccessDenied
 from service.runtime import Services
@@ -36,7 +37,7 @@ def _entries(services: Services) -> list[dict[str, object]]:
 def test_self_read_masks_and_audits(services: Services) -> None:
     sid = _register(services, ADULT)
     viewer = Viewer(role=Role.SUBJECT, actor_id="acct-1", subject_id=sid)
-    with services.session() as s:
+    with raw_connection(services.engine) as s:
         result = services.gate.read_subject(s, viewer=viewer, subject_id=sid, request_id="req-00000001", now=NOW)
     assert result.fields["name"] == "张三丰"
     assert result.fields["id_number"] == "110105********002X"
@@ -54,7 +55,7 @@ def test_institution_without_consent_is_denied_and_audited(services: Services) -
     sid = _register(services, ADULT)
     viewer = Viewer(role=Role.INSTITUTION, actor_id="inst-1", institution_type="bank",
                     permitted_purposes=frozenset({"loan_approval"}))
-    with services.session() as s, pytest.raises(AccessDenied) as info:
+    with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
         services.gate.read_subject(s, viewer=viewer, subject_id=sid, request_id=None, purpose="loan_approval", now=NOW)
     assert info.value.reason == "consent_required"
     entry = _entries(services)[-1]
@@ -68,7 +69,7 @@ def test_institution_with_active_consent_sees_institution_masking(services: Serv
                           valid_until=NOW + timedelta(days=1), max_uses=3, uses=0)
     viewer = Viewer(role=Role.INSTITUTION, actor_id="inst-1", institution_type="bank",
                     permitted_purposes=frozenset({"loan_approval"}))
-    with services.session() as s:
+    with raw_connection(services.engine) as s:
         result = services.gate.read_subject(s, viewer=viewer, subject_id=sid, request_id=None,
                                             purpose="loan_approval", consent=consent, now=NOW)
     assert result.fields["name"] == "张*丰"
@@ -76,7 +77,7 @@ def test_institution_with_active_consent_sees_institution_masking(services: Serv
     assert result.fields["mobile"] == "138****8000"
     other = Viewer(role=Role.INSTITUTION, actor_id="inst-2", institution_type="bank",
                    permitted_purposes=frozenset({"loan_approval"}))
-    with services.session() as s, pytest.raises(AccessDenied) as info:
+    with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
         services.gate.read_subject(s, viewer=other, subject_id=sid, request_id=None,
                                    purpose="loan_approval", consent=consent, now=NOW)
     assert info.value.reason == "consent_not_held"
@@ -86,18 +87,18 @@ def test_guardian_reads_a_minor_ward_only_until_the_guardianship_age(services: S
     birth = date(2016, 6, 1)
     ward = _register(services, SubjectData(make_resident_id("310115", birth, 7, "female"), "王小雨", "13600136000"))
     viewer = Viewer(role=Role.GUARDIAN, actor_id="acct-g", wards=frozenset({ward}))
-    with services.session() as s:
+    with raw_connection(services.engine) as s:
         result = services.gate.read_subject(s, viewer=viewer, subject_id=ward, request_id=None, now=NOW)
     assert result.fields["name"] == "王小雨" and result.fields["mobile"] == "136****6000"
     on_birthday = datetime(2030, 6, 1, 0, 0, tzinfo=UTC)
-    with services.session() as s, pytest.raises(AccessDenied) as info:
+    with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
         services.gate.read_subject(s, viewer=viewer, subject_id=ward, request_id=None, now=on_birthday)
     assert info.value.reason == "ward_of_age"
 
 
 def test_auditor_never_reads_personal_fields(services: Services) -> None:
     sid = _register(services, ADULT)
-    with services.session() as s, pytest.raises(AccessDenied) as info:
+    with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
         services.gate.read_subject(s, viewer=Viewer(role=Role.AUDITOR, actor_id="aud"), subject_id=sid,
                                    request_id=None, now=NOW)
     assert info.value.reason == "role_not_permitted"
@@ -112,7 +113,7 @@ def test_fail_closed_when_the_audit_log_cannot_commit(services: Services, tmp_pa
     broken = make_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")
     services.writer._engine = broken  # type: ignore[attr-defined]
     try:
-        with services.session() as s, pytest.raises(AuditUnavailable):
+        with raw_connection(services.engine) as s, pytest.raises(AuditUnavailable):
             services.gate.read_subject(s, viewer=viewer, subject_id=sid, request_id=None, now=NOW)
     finally:
         services.writer._engine = services.engine  # type: ignore[attr-defined]

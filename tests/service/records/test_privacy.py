@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 from policies import Decision, Role
 from service.crypto.envelope import DecryptionError
 from service.crypto.vault import FieldPlace, SealedField
+from service.db.raw import of_session
 from service.gate.grant import GateViolation, issue
 from service.http.app import create_app
 from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
@@ -80,14 +81,15 @@ def test_sealed_details_open_only_for_their_category_and_place(services: Service
     with services.session() as s:
         record = s.get(CreditRecord, view["id"])
         assert record is not None
-        opened = services.vault.decrypt(_grant_for(record, frozenset({"judicial_enforcement"})), s,
+        opened = services.vault.decrypt(_grant_for(record, frozenset({"judicial_enforcement"})), of_session(s),
                                         record.subject_id, _sealed(record))
         assert opened == {"document_number": number, "facts": facts}
         with pytest.raises(GateViolation):
-            services.vault.decrypt(_grant_for(record, frozenset({"tax"})), s, record.subject_id, _sealed(record))
+            services.vault.decrypt(_grant_for(record, frozenset({"tax"})), of_session(s), record.subject_id,
+                                   _sealed(record))
         with pytest.raises(DecryptionError):
-            services.vault.decrypt(_grant_for(record, frozenset({"judicial_enforcement"})), s, record.subject_id,
-                                   _sealed(record, place_id="0" * 32))
+            services.vault.decrypt(_grant_for(record, frozenset({"judicial_enforcement"})), of_session(s),
+                                   record.subject_id, _sealed(record, place_id="0" * 32))
 
 
 def test_created_at_is_now_and_the_state_is_active(services: Services) -> None:

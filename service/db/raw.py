@@ -1,0 +1,104 @@
+"""Raw driver access for the hot read paths.
+
+The governed query runs a handful of primary-key and index lookups per request.
+Through the ORM each costs a few hundred microseconds, through SQLAlchemy Core
+about twenty; on the driver's own cursor about two. These helpers speak the
+driver's paramstyle and turn stored values into the same Python types the
+models use (aware UTC datetimes, dates, JSON lists) on SQLite and PostgreSQL.
+
+Statements are constants written with ``?`` placeholders; values are always
+bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+
+class RawConnection:
+    """A DBAPI connection and the dialect it belongs to."""
+
+    __slots__ = ("_conn", "_pg", "dialect")
+
+    def __init__(self, dbapi_connection: Any, dialect: str) -> None:
+        self._conn = dbapi_connection
+        self.dialect = dialect
+        self._pg = dialect != "sqlite"
+
+    def sql(self, statement: str) -> str:
+        """``statement`` in the driver's paramstyle (sqlite3 ``?``, psycopg ``%s``)."""
+        return statement.replace("?", "%s") if self._pg else statement
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        # sqlite3 and psycopg both run a statement on a fresh cursor with execute().
+        row = self._conn.execute(self.sql(statement), params).fetchone()
+        return None if row is None else tuple(row)
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row."""
+        return [tuple(r) for r in self._conn.execute(self.sql(statement), params).fetchall()]
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        """Run a write statement; the number of rows it changed."""
+        return int(self._conn.execute(self.sql(statement), params).rowcount)
+
+    def bind_datetime(self, value: datetime) -> Any:
+        """``value`` as the column type :class:`~service.db.types.UTCDateTime` stores it,
+        so that comparisons in SQL agree with the ORM's."""
+        utc = value.astimezone(UTC)
+        if self._pg:
+            return utc
+        # SQLAlchemy's SQLite DATETIME text form, microseconds always present, so
+        # that string comparison orders the same as time.
+        return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+
+
+def of_session(session: Session) -> RawConnection:
+    """The raw connection under ``session``'s current transaction."""
+    conn = session.connection()
+    return RawConnection(conn.connection.dbapi_connection, conn.dialect.name)
+
+
+@contextmanager
+def raw_connection(engine: Engine) -> Iterator[RawConnection]:
+    """A pooled connection for autocommitted reads (SQLite) or one read transaction
+    (PostgreSQL), returned to the pool (and rolled back) on exit."""
+    pooled = engine.raw_connection()
+    try:
+        yield RawConnection(pooled.driver_connection, engine.dialect.name)
+    finally:
+        pooled.close()
+
+
+def as_datetime(value: Any) -> datetime:
+    """A stored UTCDateTime as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_date(value: Any) -> date:
+    """A stored Date."""
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    assert isinstance(value, date)
+    return value
+
+
+def as_json(value: Any) -> Any:
+    """A stored JSON column (text on SQLite, already decoded by psycopg)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def as_bytes(value: Any) -> bytes | None:
+    """A stored blob (psycopg returns bytes, some drivers memoryview)."""
+    return None if value is None else bytes(value)
