@@ -27,6 +27,7 @@ from policies.purposes import (
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "IDENTITY_CATEGORY",
     "AccessRequest",
     "ConsentState",
     "ConsentView",
@@ -41,6 +42,9 @@ __all__ = [
 # single UTC+8 offset without daylight saving since 1991; judging a ward's
 # birthday by the UTC date would extend a guardian's access by up to 8 hours.
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+#: The category whose content is the subject's personal fields (name, ID number, …).
+IDENTITY_CATEGORY = "identity"
 
 
 class Reason(StrEnum):
@@ -164,13 +168,16 @@ def _allow(
 ) -> Decision:
     role = Role(request.viewer.role)
     consent = request.consent if reason is Reason.CONSENT else None
+    # Personal fields are the identity category's content: a consent without it
+    # opens records but says nothing about who the person is beyond the pseudonym.
+    shown = IDENTITY_CATEGORY in categories
     return Decision(
         allowed=True,
         reason=reason,
         subject_id=request.subject_id,
         role=role,
         categories=categories,
-        fields=frozenset(f for f in FieldKind if masking.visible(f, role)),
+        fields=frozenset(f for f in FieldKind if shown and masking.visible(f, role)),
         consent_id=consent.id if consent is not None else None,
         purpose=request.purpose,
     )
@@ -243,7 +250,8 @@ def decide(
     - auditor, provider, operator, public: ``role_not_permitted``.
 
     ``fields`` on an allowed decision lists the personal fields whose masking
-    rule for the role is not ``hidden``.
+    rule for the role is not ``hidden``, when the allowed categories include
+    ``identity`` (always for the subject and guardians); none otherwise.
     """
     now = request.now
     if now.tzinfo is None or now.utcoffset() is None:

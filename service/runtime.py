@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -14,9 +15,11 @@ from service.audit_log.store import public_keys
 from service.audit_log.writer import AuditWriter
 from service.config import Settings
 from service.crypto.blind_index import BlindIndex
-from service.crypto.keys import Keyring, load_keyring
+from service.crypto.keys import Keyring, LiveKeks, load_keyring
 from service.crypto.vault import FieldVault
+from service.db.checkpointer import WalCheckpointer
 from service.db.engine import IMMEDIATE, make_engine
+from service.db.raw import RawConnection, ThreadReaders
 from service.gate.access import AccessGate
 from service.identity.tokens import TokenService
 
@@ -35,6 +38,12 @@ class Services:
     writer: AuditWriter
     gate: AccessGate
     tokens: TokenService
+    readers: ThreadReaders
+    checkpointer: WalCheckpointer
+
+    def reads(self) -> AbstractContextManager[RawConnection]:
+        """This thread's autocommitting connection for short reads (see ThreadReaders)."""
+        return self.readers()
 
     def session(self) -> Session:
         """A new ORM session; callers use it as a context manager."""
@@ -71,12 +80,15 @@ class Services:
         return dict(public_keys(self.keyring.signing_key("audit").public_key()))
 
     def start(self) -> None:
-        """Start background work (the audit writer)."""
+        """Start background work (the audit writer, WAL checkpoints)."""
         self.writer.start()
+        self.checkpointer.start()
 
     def close(self) -> None:
         """Flush the audit log and release the database."""
         self.writer.close()
+        self.checkpointer.stop()
+        self.readers.close()
         self.engine.dispose()
 
 
@@ -84,7 +96,7 @@ def build_services(settings: Settings, engine: Engine | None = None) -> Services
     """Wire the process's objects together from ``settings``."""
     engine = engine or make_engine(settings.database_url)
     keyring = load_keyring(settings.key_file, settings.master_key, settings.previous_master_keys)
-    vault = FieldVault(keyring)
+    vault = FieldVault(LiveKeks(keyring, settings.key_file, settings.master_key, settings.previous_master_keys))
     writer = AuditWriter(
         engine,
         keyring.signing_key("audit"),
@@ -101,4 +113,6 @@ def build_services(settings: Settings, engine: Engine | None = None) -> Services
         writer=writer,
         gate=AccessGate(vault, writer),
         tokens=TokenService(settings, keyring),
+        readers=ThreadReaders(engine),
+        checkpointer=WalCheckpointer(engine),
     )

@@ -134,3 +134,7 @@ def http(services: Services) -> Iterator[Any]:
 
     with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
         yield client
+
+
+# Session-end scan of the databases and the log output for plaintext personal data (tests/plaintext_guard.py).
+pytest_plugins = ["tests.plaintext_guard"]

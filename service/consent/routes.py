@@ -97,7 +97,7 @@ def _run(call: Any) -> Any:
 @post(
     "/v1/consent-requests",
     dependencies={"payload": strict_body(ConsentRequestBody)},
-    guards=[require_roles(Role.INSTITUTION)],
+    guards=[require_roles(Role.INSTITUTION, scope="consent:request")],
     sync_to_thread=True,
     tags=["consent"],
     summary="Ask a person for consent (one purpose, bounded validity and uses)",
@@ -129,7 +129,7 @@ def create_consent_request(
 
 @get(
     "/v1/consent-requests/{request_id:str}",
-    guards=[require_roles(Role.INSTITUTION)],
+    guards=[require_roles(Role.INSTITUTION, scope="consent:read")],
     sync_to_thread=True,
     tags=["consent"],
     summary="One of this institution's consent requests",
@@ -143,7 +143,7 @@ def get_consent_request(principal: Caller, services: Svc, request_id: FromPath[s
 
 @get(
     "/v1/consents/{consent_id:str}",
-    guards=[require_roles(Role.INSTITUTION)],
+    guards=[require_roles(Role.INSTITUTION, scope="consent:read")],
     sync_to_thread=True,
     tags=["consent"],
     summary="One of this institution's consents",
@@ -156,7 +156,7 @@ def get_consent(principal: Caller, services: Svc, consent_id: FromPath[str]) -> 
 
 @get(
     "/v1/me/consent-requests",
-    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN)],
+    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")],
     sync_to_thread=True,
     tags=["me"],
     summary="Pending consent requests for me (or my wards)",
@@ -182,7 +182,7 @@ def my_consent_requests(principal: Caller, services: Svc) -> dict[str, Any]:
 @post(
     "/v1/me/consent-requests/{request_id:str}/grant",
     dependencies={"payload": strict_body(GrantBody, optional=True)},
-    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN)],
+    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")],
     sync_to_thread=True,
     tags=["me"],
     summary="Grant a request, optionally narrowed",
@@ -212,7 +212,7 @@ def grant_consent_request(
 
 @post(
     "/v1/me/consent-requests/{request_id:str}/reject",
-    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN)],
+    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")],
     sync_to_thread=True,
     tags=["me"],
     summary="Reject a request",
@@ -227,7 +227,7 @@ def reject_consent_request(principal: Caller, services: Svc, request_id: FromPat
 
 @get(
     "/v1/me/consents",
-    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN)],
+    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")],
     sync_to_thread=True,
     tags=["me"],
     summary="My consents (and my wards'), every state, with receipts",
@@ -241,7 +241,7 @@ def my_consents(principal: Caller, services: Svc) -> dict[str, Any]:
 
 @post(
     "/v1/me/consents/{consent_id:str}/revoke",
-    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN)],
+    guards=[require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")],
     sync_to_thread=True,
     tags=["me"],
     summary="Revoke a consent, effective immediately",

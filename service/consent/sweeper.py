@@ -7,8 +7,7 @@ person's consent list, so each process sweeps once a minute.
 
 from __future__ import annotations
 
-import threading
-
+from service.background import Periodic
 from service.consent.service import ConsentService
 from service.db.types import utcnow
 from service.observability.logging import get_logger
@@ -18,32 +17,22 @@ log = get_logger("creditgate.consent")
 
 
 class ExpirySweeper:
-    """A daemon thread running :meth:`ConsentService.expire_due` every ``interval`` seconds."""
+    """Runs :meth:`ConsentService.expire_due` every ``interval`` seconds in the background."""
 
     def __init__(self, services: Services, interval: float = 60.0) -> None:
         self._service = ConsentService(services)
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("consent-expiry", interval, self.sweep)
 
     def start(self) -> None:
         """Start sweeping (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="consent-expiry", daemon=True)
-            self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
         """Stop sweeping and wait for the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._periodic.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                requests, consents = self._service.expire_due(utcnow())
-                if requests or consents:
-                    log.info("consent_expiry", requests=requests, consents=consents)
-            except Exception as exc:  # a failed sweep is retried next interval
-                log.error("consent_expiry_failed", error=type(exc).__name__)
+    def sweep(self) -> None:
+        """Record what has lapsed since the last sweep."""
+        requests, consents = self._service.expire_due(utcnow())
+        if requests or consents:
+            log.info("consent_expiry", requests=requests, consents=consents)

@@ -160,8 +160,55 @@ def remove_file_kek(path: Path, kek_id: str) -> None:
     if data.get("active_kek") == kek_id:
         raise KeyError_("the active KEK cannot be retired")
     keks = [k for k in data.get("keks") or [] if k.get("id") != kek_id]  # type: ignore[attr-defined]
+    if len(keks) == len(data.get("keks") or []):  # type: ignore[arg-type]
+        raise KeyError_(f"KEK {kek_id} is not in the key file")
     data["keks"] = keks
     _write_file(path, data, exclusive=False)
+
+
+class LiveKeks:
+    """The KEKs of a running process, following changes to the key file.
+
+    ``creditgate keys rotate`` adds a KEK to the key file, makes it active and
+    rewraps data keys while the service runs. Every service process must then
+    open keys wrapped by the new KEK and wrap new ones with it, without a
+    restart: the file is re-read when its modification time changes, checked on
+    every new data key and whenever a KEK id is not known. KEKs from the
+    environment do not change while a process runs; see the README for their
+    rotation.
+    """
+
+    def __init__(self, keyring: Keyring, key_file: Path, master_key: str | None = None,
+                 previous_master_keys: tuple[str, ...] = ()) -> None:
+        self._keyring = keyring
+        self._file = key_file
+        self._env = (master_key, previous_master_keys)
+        self._seen = self._stamp()
+
+    def _stamp(self) -> int | None:
+        try:
+            return self._file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._seen:
+            self._keyring = load_keyring(self._file, *self._env)
+            self._seen = stamp
+
+    def active(self) -> tuple[str, bytes]:
+        """The active KEK as (id, key), as the key file says now."""
+        self._refresh()
+        return self._keyring.active()
+
+    def get(self, kek_id: str) -> bytes:
+        """A KEK by id, re-reading the key file once if it is not known yet."""
+        try:
+            return self._keyring.get(kek_id)
+        except KeyError_:
+            self._refresh()
+            return self._keyring.get(kek_id)
 
 
 def load_keyring(

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select, update
 from service.crypto.envelope import open_envelope, seal_envelope, wrap_associated_data
 from service.crypto.keys import KekProvider
 from service.crypto.models import SubjectKey
+from service.db.engine import IMMEDIATE
 from service.db.types import utcnow
 
 
@@ -57,7 +58,11 @@ def rewrap_all(
     active_id, active = keks.active()
     done = 0
     while True:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
+            # A write transaction from the start: on SQLite a batch that began as a
+            # reader could not become a writer once the service had committed since.
+            conn.execution_options(**IMMEDIATE)
+            conn.begin()
             rows = conn.execute(
                 select(SubjectKey.id, SubjectKey.kek_id, SubjectKey.wrapped_key)  # type: ignore[call-overload]
                 .where(SubjectKey.kek_id != active_id)
@@ -72,6 +77,7 @@ def rewrap_all(
                     .where(SubjectKey.id == dek_id, SubjectKey.kek_id == old_kek_id)  # type: ignore[arg-type]
                     .values(kek_id=active_id, wrapped_key=new, rewrapped_at=utcnow())
                 )
+            conn.commit()
         if not rows:
             break
         done += len(rows)

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from service.db.sqlite_lock import LockingConnection, WriteLock, write_lock_for
+
 # Execution option naming a SQLite write transaction that must take the write
 # lock at BEGIN; a deferred transaction that upgrades later can fail with
 # SQLITE_BUSY even with a busy timeout, which would lose an audit append.
@@ -27,10 +29,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs["connect_args"].setdefault("factory", LockingConnection)
         kwargs.setdefault("pool_size", 40)
         kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        lock = None
+        if parsed.database and parsed.database != ":memory:":
+            lock = write_lock_for(parsed.database, float(kwargs["connect_args"]["timeout"]))
+        _configure_sqlite(engine, lock)
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
@@ -38,7 +44,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, lock: WriteLock | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN
@@ -50,9 +56,16 @@ def _configure_sqlite(engine: Engine) -> None:
         # FULL: a commit is on disk when it returns; the audit log promises that.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run in the background (service.db.checkpointer), never inside a commit.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "")
+        dbapi = conn.connection.dbapi_connection
+        if mode == "IMMEDIATE" and lock is not None and isinstance(dbapi, LockingConnection):
+            # Writers queue on the lock (see service.db.sqlite_lock), not in SQLite's busy handler.
+            dbapi.begin_write(lock)
+            return
         conn.exec_driver_sql(f"BEGIN {mode}".strip())

@@ -13,8 +13,9 @@ bound parameters.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -76,6 +77,63 @@ def raw_connection(engine: Engine) -> Iterator[RawConnection]:
         yield RawConnection(pooled.driver_connection, engine.dialect.name)
     finally:
         pooled.close()
+
+
+class ThreadReaders:
+    """One long-lived, autocommitting connection per thread, for short reads.
+
+    Checking a connection out of SQLAlchemy's pool and back (with its reset)
+    costs more than the reads of a governed query. Each thread keeps its own
+    connection instead, detached from the pool so that it never goes back to
+    transactional users in autocommit mode. Every read is its own snapshot;
+    callers that need several reads to agree must use a transaction instead.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> RawConnection:
+        pooled = self._engine.raw_connection()
+        dbapi = pooled.driver_connection
+        pooled.detach()
+        if self._engine.dialect.name != "sqlite":
+            dbapi.rollback()
+            dbapi.autocommit = True
+        with self._lock:
+            if self._closed:
+                dbapi.close()
+                raise RuntimeError("the database readers are closed")
+            self._opened.append(dbapi)
+        conn = RawConnection(dbapi, self._engine.dialect.name)
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def __call__(self) -> Iterator[RawConnection]:
+        """This thread's reader."""
+        conn: RawConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+        try:
+            yield conn
+        except self._engine.dialect.loaded_dbapi.OperationalError:
+            # A broken connection (server restart, network) is replaced on next use.
+            self._local.conn = None
+            raise
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+        for dbapi in opened:
+            # At shutdown a connection that will not close has nothing left to lose.
+            with suppress(Exception):
+                dbapi.close()
 
 
 def as_datetime(value: Any) -> datetime:

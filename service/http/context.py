@@ -42,13 +42,14 @@ async def with_request_context(app: Any, scope: dict[str, Any], receive: Any, se
     started = time.perf_counter()
     status = 500
 
+    header = (b"x-request-id", rid.encode("ascii"))
+
     async def send_with_id(message: dict[str, Any]) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
-            headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-            headers.append((b"x-request-id", rid.encode("ascii")))
-            message = {**message, "headers": headers}
+            # No handler sets this header; the one we add is the only one.
+            message["headers"] = [*message.get("headers", ()), header]
         await send(message)
 
     try:

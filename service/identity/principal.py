@@ -27,6 +27,9 @@ class Principal:
     wards: frozenset[str] = frozenset()
     scopes: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
+    #: False while the caller's institution or provider is suspended. Guards refuse
+    #: such callers unless a route admits them to record the refusal itself.
+    active: bool = True
 
     def viewer(self) -> Viewer:
         """The policy view of this caller, for ``policies.decide``."""
@@ -36,6 +39,6 @@ class Principal:
             subject_id=self.subject_id,
             wards=self.wards,
             institution_type=self.institution_type,
-            institution_active=True,
+            institution_active=self.active,
             permitted_purposes=self.permitted_purposes,
         )

@@ -1,10 +1,11 @@
 """Resource server: from a bearer token to a live :class:`Principal`.
 
-The token's signature and claims are checked first (:meth:`TokenService.verify`).
-Then the caller's current state is read from the database on every request,
-with no cache, so that a suspension, a revoked client, a disabled or locked
-account or an ended guardianship takes effect at once, even for tokens issued
-before the change.
+The token's signature and claims are checked first (:meth:`TokenService.verify`,
+which remembers tokens it has already verified and repeats only the clock
+checks). Then the caller's current state is read from the database on every
+request, with no cache, so that a suspension, a revoked client, a disabled or
+locked account or an ended guardianship takes effect at once, even for tokens
+issued before the change.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from policies import Role
-from service.db.raw import RawConnection, as_datetime, as_json, raw_connection
+from service.db.raw import RawConnection, as_datetime, as_json
 from service.db.types import utcnow
 from service.identity.models import ACTIVE, OWNER_AUDITOR_TOOL, OWNER_INSTITUTION, OWNER_PROVIDER
 from service.identity.policy import WEB_CLIENT_ID
@@ -45,7 +46,7 @@ class CallerRejected(TokenError):
 def authenticate_bearer(services: Services, token: str) -> Principal:
     """Verify ``token`` and load the caller's live state; raise TokenError if unusable."""
     claims = services.tokens.verify(token)
-    with raw_connection(services.engine) as db:
+    with services.reads() as db:
         return load_principal(db, claims)
 
 
@@ -63,17 +64,20 @@ def load_principal(db: RawConnection, claims: dict[str, Any]) -> Principal:
     _, owner_type, owner_id, inst_status, inst_type, purposes, prov_status = row
     if _OWNER_ROLE.get(owner_type) != role:
         raise CallerRejected("role_mismatch")
+    # A suspended organisation's principal is marked inactive: guards refuse it at once
+    # (403 ``institution_suspended`` / ``provider_suspended``), except where a route
+    # must record the refused attempt itself (the governed query).
     if owner_type == OWNER_INSTITUTION:
-        if inst_status != ACTIVE:
-            raise CallerRejected("institution_suspended")
+        if inst_status is None:
+            raise CallerRejected("client_inactive")
         return Principal(
             role=role, actor_id=owner_id, institution_id=owner_id, institution_type=inst_type,
-            permitted_purposes=frozenset(as_json(purposes)), **common,
+            permitted_purposes=frozenset(as_json(purposes)), active=inst_status == ACTIVE, **common,
         )
     if owner_type == OWNER_PROVIDER:
-        if prov_status != ACTIVE:
-            raise CallerRejected("provider_suspended")
-        return Principal(role=role, actor_id=owner_id, provider_id=owner_id, **common)
+        if prov_status is None:
+            raise CallerRejected("client_inactive")
+        return Principal(role=role, actor_id=owner_id, provider_id=owner_id, active=prov_status == ACTIVE, **common)
     # An auditor's tool acts for its auditor account and stops when that account does.
     return _person(db, owner_id, role, common)
 

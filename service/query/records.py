@@ -8,8 +8,9 @@ from datetime import date
 from typing import Any
 
 from policies import Decision
-from policies.catalog import NEGATIVE_NATURES, load_catalog
+from policies.catalog import NEGATIVE_NATURES, CatalogItem, load_catalog
 from policies.records import (
+    DisclosureWindow,
     disclosure_window,
     effective_record_state,
     green_channel,
@@ -29,7 +30,9 @@ _ORDER = " ORDER BY decision_date DESC, id"
 
 @dataclass(frozen=True, slots=True)
 class RecordRow:
-    """What a report shows of a record, and its sealed details (opened only by the gate)."""
+    """What a report shows of a record, and its sealed details (opened only by the gate).
+    ``item`` and ``window`` come from the catalog in force; a record whose item left the
+    catalog is never loaded."""
 
     id: str
     item_code: str
@@ -43,6 +46,8 @@ class RecordRow:
     leniency: tuple[str, ...]
     document_number_ct: bytes | None
     facts_ct: bytes | None
+    item: CatalogItem
+    window: DisclosureWindow
 
 
 def subject_records(
@@ -57,43 +62,38 @@ def subject_records(
         wanted = sorted(categories)
         marks = ", ".join("?" * len(wanted))
         rows = db.all(f"{_SELECT} AND category IN ({marks}){_ORDER}", (subject_id, *wanted))
-    return [
-        RecordRow(r[0], r[1], r[2], r[3], r[4], as_date(r[5]), r[6], r[7], as_date(r[8]), tuple(as_json(r[9])),
-                  as_bytes(r[10]), as_bytes(r[11]))
-        for r in rows
-    ]
+    catalog = load_catalog()
+    out = []
+    for r in rows:
+        item = catalog.get(r[1])
+        if item is None:
+            continue
+        decided = as_date(r[5])
+        out.append(RecordRow(
+            r[0], r[1], r[2], r[3], r[4], decided, r[6], r[7], as_date(r[8]), tuple(as_json(r[9])),
+            as_bytes(r[10]), as_bytes(r[11]), item, disclosure_window(item, decided),
+        ))
+    return out
 
 
 def for_institution(db: RawConnection, subject_id: str, decision: Decision, today: date) -> Sequence[RecordRow]:
     """Records an institution may see under ``decision``: the allowed categories only,
     shareable items only, ``active`` or ``disputed``, inside the disclosure window."""
-    catalog = load_catalog()
-    out = []
-    for record in subject_records(db, subject_id, decision.categories):
-        item = catalog.get(record.item_code)
-        if item is not None and visible_to_institution(
-            record.state, disclosure_window(item, record.decision_date), today, item
-        ):
-            out.append(record)
-    return out
+    return [
+        r for r in subject_records(db, subject_id, decision.categories)
+        if visible_to_institution(r.state, r.window, today, r.item)
+    ]
 
 
 def for_subject(records: Sequence[RecordRow], today: date) -> Sequence[RecordRow]:
     """Everything the person may see about themselves: all but expired records."""
-    catalog = load_catalog()
-    out = []
-    for record in records:
-        item = catalog.get(record.item_code)
-        if item is not None and visible_to_subject(record.state, disclosure_window(item, record.decision_date), today):
-            out.append(record)
-    return out
+    return [r for r in records if visible_to_subject(r.state, r.window, today)]
 
 
 def record_view(opened: OpenedRecord, today: date) -> dict[str, Any]:
     """A record as it appears in a report; the state is the one in force today."""
-    r = opened.record
-    item = load_catalog()[r.item_code]
-    window = disclosure_window(item, r.decision_date)
+    r: RecordRow = opened.record
+    item, window = r.item, r.window
     state = effective_record_state(r.state, window, today).value
     return {
         "id": r.id,
@@ -118,16 +118,12 @@ def record_view(opened: OpenedRecord, today: date) -> dict[str, Any]:
 
 
 def flags(records: Sequence[RecordRow], today: date) -> dict[str, bool]:
-    """On the serious dishonesty list; no negative record in the last three years."""
-    catalog = load_catalog()
-    live = []
-    for r in records:
-        item = catalog.get(r.item_code)
-        if item is None:
-            continue
-        state = effective_record_state(r.state, disclosure_window(item, r.decision_date), today).value
-        live.append((r, state))
-    serious = any(r.nature == "serious" and state in {"active", "disputed"} for r, state in live)
-    negative_dates = [r.decision_date for r, state in live
-                      if r.nature in NEGATIVE_NATURES and state in {"active", "disputed", "expired"}]
+    """On the serious dishonesty list; no negative record in the last three years.
+
+    Only records in force count: an expired record is no longer used for anything,
+    and a repaired, corrected or revoked one has been set aside by a decision.
+    """
+    live = [r for r in records if effective_record_state(r.state, r.window, today).value in {"active", "disputed"}]
+    serious = any(r.nature == "serious" for r in live)
+    negative_dates = [r.decision_date for r in live if r.nature in NEGATIVE_NATURES]
     return {"on_serious_list": serious, "no_negative_record_in_three_years": green_channel(negative_dates, today)}

@@ -24,7 +24,7 @@ from service.runtime import Services
 Caller = NamedDependency[Principal]
 Svc = NamedDependency[Services]
 _ID = re.compile(r"^[0-9a-f]{32}$")
-PEOPLE = [require_roles(Role.SUBJECT, Role.GUARDIAN)]
+PEOPLE = [require_roles(Role.SUBJECT, Role.GUARDIAN, scope="me")]
 
 
 class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,8 +47,8 @@ def _denied(exc: AccessDenied) -> ProblemError:
     return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audit_seq=exc.audit_seq)
 
 
-@post("/v1/queries", guards=[require_roles(Role.INSTITUTION)], status_code=200,
-      dependencies={"payload": strict_body(QueryBody)}, tags=["query"],
+@post("/v1/queries", guards=[require_roles(Role.INSTITUTION, scope="query", admit_suspended=True)],
+      status_code=200, dependencies={"payload": strict_body(QueryBody)}, tags=["query"],
       summary="Read a person's credit report under a consent (one use)")
 async def run_query(request: Request[Any, Any, Any], data: JSONBody[QueryBody],
                     payload: NamedDependency[QueryBody]) -> dict[str, Any]:

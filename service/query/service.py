@@ -16,7 +16,7 @@ from policies.consent import effective_state
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditEvent
 from service.consent.service import ConsentService
-from service.db.raw import RawConnection, as_datetime, as_json, of_session, raw_connection
+from service.db.raw import RawConnection, as_datetime, as_json, of_session
 from service.db.types import iso_z
 from service.documents.signing import sign_document
 from service.gate.access import AccessDenied, PendingRead
@@ -27,8 +27,6 @@ from service.runtime import Services
 
 REPORT_TYPE = "credit-report+jwt"
 SELF_REPORT_TYPE = "credit-self-report+jwt"
-IDENTITY_FIELDS = frozenset({"id_number", "name"})
-ALL_FIELDS = frozenset({"id_number", "name", "mobile", "address", "bank_card"})
 
 # What a failed use says about the consent, in the order the states are checked.
 _USE_REFUSALS = {"revoked": "consent_revoked", "expired": "consent_expired", "exhausted": "consent_exhausted"}
@@ -100,7 +98,7 @@ class QueryService:
         assert institution_id
         query_id = uuid.uuid4().hex
         today = now.astimezone(CHINA_STANDARD_TIME).date()
-        with raw_connection(self._svc.engine) as db:
+        with self._svc.reads() as db:
             stored = load_consent(db, consent_id, now)
             if stored is None:
                 # Unknown and foreign consent ids get the same answer.
@@ -127,7 +125,6 @@ class QueryService:
                 action="query", purpose=purpose, consent=view, now=now, claim=claim,
                 records=lambda d: records.for_institution(db, view.subject_id, d, today),
                 details={"query_id": query_id},
-                only_fields=ALL_FIELDS if "identity" in view.categories else IDENTITY_FIELDS,
             )
         return PreparedQuery(query_id, purpose, now, today, stored, read)
 
@@ -173,7 +170,7 @@ class QueryService:
     ) -> tuple[dict[str, Any], str]:
         """The person's own full report (or their ward's): free, unlimited, audited."""
         today = now.astimezone(CHINA_STANDARD_TIME).date()
-        with raw_connection(self._svc.engine) as db:
+        with self._svc.reads() as db:
             everything = records.subject_records(db, subject_id)
             result = self._svc.gate.read_subject(
                 db, viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,

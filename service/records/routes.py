@@ -82,7 +82,7 @@ def _new_record(body: RecordBody) -> NewRecord:
 @post(
     "/v1/records",
     dependencies={"payload": strict_body(RecordBody)},
-    guards=[require_roles(Role.PROVIDER)],
+    guards=[require_roles(Role.PROVIDER, scope="records:write")],
     sync_to_thread=True,
     tags=["records"],
     summary="Register a credit record grounded in a legal-effect document",

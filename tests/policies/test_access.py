@@ -110,6 +110,15 @@ def test_institution_allowed_with_intersection_of_categories() -> None:
     assert decision.reason == "consent"
 
 
+def test_no_personal_field_without_the_identity_category() -> None:
+    decision = decide(inst_request(consent=consent(categories=frozenset({"judicial_enforcement"}))))
+    assert decision.allowed and decision.categories == {"judicial_enforcement"}
+    assert decision.fields == frozenset()
+    # The purpose's categories bound it too: identity in the consent but not the purpose.
+    narrow = {"loan_approval": replace(LOAN, categories=frozenset({"judicial_enforcement"}))}
+    assert decide(inst_request(), purposes=narrow).fields == frozenset()
+
+
 def test_intersection_uses_injected_purposes() -> None:
     narrow = {"loan_approval": replace(LOAN, categories=frozenset({"labor"}))}
     decision = decide(inst_request(), purposes=narrow)

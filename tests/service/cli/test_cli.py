@@ -63,6 +63,8 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     assert f"{old_kek}  data keys:        0" in status
     assert "retired" in _run("keys", "retire", old_kek)
     assert old_kek not in _run("keys", "status")
+    again = CliRunner().invoke(main, ["keys", "retire", old_kek])
+    assert again.exit_code != 0 and "not in the key file" in again.output
     # The demo data is still readable after rotation and retirement: re-running finds every person.
     assert "0 new subjects" in _run("demo", "--subjects", "20")
     assert re.search(r"OK: \d+ entries", _run("audit", "verify"))

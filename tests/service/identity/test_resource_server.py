@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from litestar import get
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
@@ -29,7 +31,7 @@ from service.admin.registry import (
 )
 from service.db.types import utcnow
 from service.http.app import create_app
-from service.identity.guards import require_roles
+from service.identity.guards import authenticate, require_roles
 from service.identity.jose import StrictJWSRegistry, okp_key
 from service.identity.models import Account, Guardianship
 from service.identity.principal import Principal
@@ -40,7 +42,12 @@ ALL = (Role.SUBJECT, Role.GUARDIAN, Role.INSTITUTION, Role.PROVIDER, Role.AUDITO
 OP = Actor("operator", "test")
 
 
-@get("/test/whoami", guards=[require_roles(*ALL)], sync_to_thread=False)
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Authentication only: which roles and scopes a route admits is the route table's concern.
+    await authenticate(connection)
+
+
+@get("/test/whoami", guards=[authenticated], sync_to_thread=False)
 def whoami(principal: NamedDependency[Principal]) -> dict[str, Any]:
     return {
         "role": principal.role.value, "actor_id": principal.actor_id, "client_id": principal.client_id,
@@ -48,11 +55,22 @@ def whoami(principal: NamedDependency[Principal]) -> dict[str, Any]:
         "institution_id": principal.institution_id, "institution_type": principal.institution_type,
         "provider_id": principal.provider_id, "permitted_purposes": sorted(principal.permitted_purposes),
         "wards": sorted(principal.wards), "scopes": sorted(principal.scopes), "token_id": principal.token_id,
+        "active": principal.active,
     }
 
 
 @get("/test/auditor-with-scope", guards=[require_roles(Role.AUDITOR, scope="audit:read")], sync_to_thread=False)
 def auditor_only() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+@get("/test/institution", guards=[require_roles(Role.INSTITUTION, scope="consent:read")], sync_to_thread=False)
+def institution_only() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+@get("/test/provider", guards=[require_roles(Role.PROVIDER, scope="records:write")], sync_to_thread=False)
+def provider_only() -> dict[str, str]:
     return {"ok": "yes"}
 
 
@@ -64,7 +82,8 @@ def careless(principal: NamedDependency[Principal]) -> dict[str, str]:
 
 @pytest.fixture
 def api(services: Services) -> Iterator[TestClient[Any]]:
-    app = create_app(services=services, extra_handlers=[whoami, auditor_only, careless])
+    handlers = [whoami, auditor_only, institution_only, provider_only, careless]
+    app = create_app(services=services, extra_handlers=handlers)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -164,14 +183,16 @@ def test_forged_tokens_are_rejected(api: TestClient[Any], services: Services) ->
 
 def test_suspension_takes_effect_at_once(api: TestClient[Any], services: Services) -> None:
     bank = issue_token_for(services, Role.INSTITUTION)
-    assert api.get("/test/whoami", headers=bank.headers).status_code == 200
+    assert api.get("/test/institution", headers=bank.headers).status_code == 200
     set_institution_status(services, actor=OP, institution_id=bank.actor_id, status="suspended")
-    _problem(api.get("/test/whoami", headers=bank.headers), 401, "unauthorized")
+    _problem(api.get("/test/institution", headers=bank.headers), 403, "institution_suspended")
+    assert api.get("/test/whoami", headers=bank.headers).json()["active"] is False
     set_institution_status(services, actor=OP, institution_id=bank.actor_id, status="active")
-    assert api.get("/test/whoami", headers=bank.headers).status_code == 200
+    assert api.get("/test/institution", headers=bank.headers).status_code == 200
     court = issue_token_for(services, Role.PROVIDER)
+    assert api.get("/test/provider", headers=court.headers).status_code == 200
     set_provider_status(services, actor=OP, provider_id=court.actor_id, status="suspended")
-    _problem(api.get("/test/whoami", headers=court.headers), 401, "unauthorized")
+    _problem(api.get("/test/provider", headers=court.headers), 403, "provider_suspended")
 
 
 def test_revoked_client_disabled_or_locked_account(api: TestClient[Any], services: Services) -> None:
@@ -218,6 +239,8 @@ def test_principal_without_a_guard_fails_closed(api: TestClient[Any], services: 
 
 def test_require_roles_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
-        require_roles()
+        require_roles(scope="me")
     with pytest.raises(ValueError):
-        require_roles(Role.PUBLIC)
+        require_roles(Role.PUBLIC, scope="me")
+    with pytest.raises(ValueError, match="never carry scope"):
+        require_roles(Role.SUBJECT, Role.INSTITUTION, scope="me")

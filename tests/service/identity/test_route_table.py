@@ -1,9 +1,10 @@
-"""Every protected route, called with every kind of token: the allowed set is exactly what
-its ``require_roles`` guard declares.
+"""Every route, called with every kind of token: the allowed roles and the scope are
+exactly those of the table below.
 
-The routes are read from the application itself, so a route added later is
-checked without touching this file, and a non-public route without a role
-guard fails here.
+The table is the specification: the application's routes must be exactly the
+ones listed (a route added later fails here until it is listed), each guarded
+route must declare exactly the listed roles and scope, and each is called with
+every role, with a token lacking its scope and with broken tokens.
 """
 
 from __future__ import annotations
@@ -25,14 +26,47 @@ from litestar.testing import TestClient
 
 from policies import Role
 from service.http.app import create_app
-from service.identity.guards import roles_of
+from service.identity.guards import roles_of, scope_of
 from service.identity.jose import StrictJWSRegistry, okp_key
-from service.identity.policy import TOKEN_ROLES
+from service.identity.policy import ALL_SCOPES, TOKEN_ROLES
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for
 
 PUBLIC_PATHS = ("/health", "/health/live", "/metrics")
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
+
+INST, PROV, OPER = frozenset({Role.INSTITUTION}), frozenset({Role.PROVIDER}), frozenset({Role.OPERATOR})
+PEOPLE = frozenset({Role.SUBJECT, Role.GUARDIAN})
+ADMIN_PATHS = (
+    "/v1/admin/institutions", "/v1/admin/institutions/{institution_id:str}/suspend",
+    "/v1/admin/institutions/{institution_id:str}/reactivate", "/v1/admin/providers",
+    "/v1/admin/providers/{provider_id:str}/suspend", "/v1/admin/providers/{provider_id:str}/reactivate",
+    "/v1/admin/accounts", "/v1/admin/accounts/{account_id:str}/disable", "/v1/admin/accounts/{account_id:str}/enable",
+    "/v1/admin/guardianships", "/v1/admin/guardianships/{guardianship_id:str}/end", "/v1/admin/clients",
+    "/v1/admin/clients/{client_id:str}/revoke",
+)
+#: (method, path) -> (roles admitted, scope required), for every guarded route.
+EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
+    ("POST", "/v1/consent-requests"): (INST, "consent:request"),
+    ("GET", "/v1/consent-requests/{request_id:str}"): (INST, "consent:read"),
+    ("GET", "/v1/consents/{consent_id:str}"): (INST, "consent:read"),
+    ("POST", "/v1/queries"): (INST, "query"),
+    ("POST", "/v1/records"): (PROV, "records:write"),
+    ("GET", "/v1/me/consent-requests"): (PEOPLE, "me"),
+    ("POST", "/v1/me/consent-requests/{request_id:str}/grant"): (PEOPLE, "me"),
+    ("POST", "/v1/me/consent-requests/{request_id:str}/reject"): (PEOPLE, "me"),
+    ("GET", "/v1/me/consents"): (PEOPLE, "me"),
+    ("POST", "/v1/me/consents/{consent_id:str}/revoke"): (PEOPLE, "me"),
+    ("GET", "/v1/me/report"): (PEOPLE, "me"),
+    ("GET", "/v1/me/access-log"): (PEOPLE, "me"),
+    **{("POST", path): (OPER, "admin") for path in ADMIN_PATHS},
+}
+#: Every route open without a token.
+EXPECTED_PUBLIC = {
+    ("GET", "/health"), ("GET", "/health/live"), ("GET", "/metrics"),
+    ("POST", "/oauth/token"), ("GET", "/oauth/authorize"), ("POST", "/oauth/authorize"),
+    ("GET", "/.well-known/oauth-authorization-server"), ("GET", "/oauth/jwks"),
+}
 _PARAM = re.compile(r"\{[^}]+\}")
 _GUARD_CODES = {"forbidden_role", "insufficient_scope"}
 _AUTH_CODES = {"unauthorized", "token_invalid", "token_expired"}
@@ -83,10 +117,21 @@ def _code(resp: Any) -> str | None:
         return None
 
 
-def test_every_non_public_route_declares_its_roles(services: Services) -> None:
+def _all_routes(app: Litestar) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith("/schema"):
+            continue
+        for handler in route.route_handlers:
+            found.update((m, route.path) for m in handler.http_methods if m not in ("OPTIONS", "HEAD"))
+    return found
+
+
+def test_the_routes_are_exactly_the_table(services: Services) -> None:
     app = create_app(services=services)
-    routes = protected_routes(app)
-    assert len(routes) >= 13, "the admin routes at least must be found"
+    assert _all_routes(app) == set(EXPECTED) | EXPECTED_PUBLIC
+    declared = {(m, p): (roles_of(h), scope_of(h)) for m, p, h in protected_routes(app)}
+    assert declared == EXPECTED
     assert unguarded(app) == []
 
 
@@ -130,6 +175,12 @@ def test_each_route_admits_exactly_its_roles(services: Services, callers: dict[R
                 resp = _call(client, method, path, token)
                 if resp.status_code != 401 or _code(resp) != code:
                     failures.append(f"{method} {template} with {name}: {resp.status_code} {_code(resp)}")
+            for role in allowed:
+                # A token of an admitted role that lacks the route's scope.
+                lacking = _lacking_scope(services, callers[role], EXPECTED[(method, template)][1])
+                resp = _call(client, method, path, lacking)
+                if resp.status_code != 403 or _code(resp) != "insufficient_scope":
+                    failures.append(f"{method} {template} admitted {role} without its scope: {resp.status_code}")
             for role, caller in callers.items():
                 resp = _call(client, method, path, caller.token)
                 code = _code(resp)
@@ -142,7 +193,16 @@ def test_each_route_admits_exactly_its_roles(services: Services, callers: dict[R
                     assert code not in _AUTH_CODES
             checked += 1
     assert failures == []
-    assert checked == len(protected_routes(app)) >= 13
+    assert checked == len(EXPECTED)
+
+
+def _lacking_scope(services: Services, caller: Caller, scope: str) -> str:
+    claims = caller.claims
+    others = [s for s in ALL_SCOPES if s != scope]
+    # The caller's own scopes minus this one, or (for single-scope roles) an unrelated one.
+    kept = [s for s in str(claims["scope"]).split() if s != scope] or others[:1]
+    return services.tokens.issue(subject=str(claims["sub"]), client_id=str(claims["client_id"]),
+                                 role=str(claims["role"]), scope=" ".join(kept)).access_token
 
 
 def test_admin_routes_are_operator_only(services: Services) -> None:

@@ -100,7 +100,17 @@ def test_suspended_institution_is_refused_at_once(scene: Scene) -> None:
     operator = issue_token_for(scene.services, Role.OPERATOR)
     inst = scene.bank.institution.id if scene.bank.institution else ""
     assert scene.http.post(f"/v1/admin/institutions/{inst}/suspend", headers=operator.headers).status_code == 200
-    assert scene.query(consent).status_code == 401
+    refused = scene.query(consent)
+    assert refused.status_code == 403 and refused.json()["code"] == "institution_suspended"
+    assert "report" not in refused.json()
+    denial = _audit(scene, "query")[-1]
+    assert (denial["decision"], denial["reason"], denial["consent_id"]) == ("deny", "institution_suspended", consent)
+    assert denial["seq"] == refused.json()["audit_seq"]
+    # Its other routes refuse it at the guard.
+    other = scene.http.get(f"/v1/consents/{consent}", headers=scene.bank.headers)
+    assert other.status_code == 403 and other.json()["code"] == "institution_suspended"
+    assert scene.http.post(f"/v1/admin/institutions/{inst}/reactivate", headers=operator.headers).status_code == 200
+    assert scene.query(consent).status_code == 200
 
 
 def test_self_report_shows_all_but_expired_with_states_and_flags(scene: Scene) -> None:

@@ -195,8 +195,7 @@ def test_a_suspended_provider_is_refused_at_once(http: TestClient[Any], services
     assert http.post("/v1/records", headers=court.headers, json=court_body()).status_code == 201
     set_provider_status(services, actor=Actor("operator", "test"), provider_id=court.actor_id, status="suspended")
     resp = http.post("/v1/records", headers=court.headers, json=court_body())
-    _problem(resp, 401, "unauthorized")
-    assert "WWW-Authenticate" in resp.headers
+    _problem(resp, 403, "provider_suspended")
     assert record_count(services) == 1
 
 
