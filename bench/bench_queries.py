@@ -184,11 +184,58 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def wrk(url: str, duration: int, connections: int, script: Path | None, env: dict[str, str]) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants, so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            procs[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        if p in procs:
+            total += procs[p][1]
+            stack.extend(c for c, (pp, _) in procs.items() if pp == p)
+    return total
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread (pid/tid name) of a process tree."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if int(proc.name) != pid and ppid != pid:
+            continue
+        for task in (proc / "task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            out[f"{proc.name}/{task.name} {name}"] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def wrk(url: str, duration: int, connections: int, script: Path | None, env: dict[str, str],
+        server_pid: int | None = None) -> dict[str, float]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", str(script)]
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
 
     def lat(label: str) -> float:
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
@@ -200,8 +247,10 @@ def wrk(url: str, duration: int, connections: int, script: Path | None, env: dic
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = re.search(r"(\d+) requests in", out)
+    requests = float(total.group(1)) if total else 0.0
     return {"rps": rps, "p50_ms": lat("50"), "p99_ms": lat("99"),
-            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0, "requests": float(total.group(1)) if total else 0}
+            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0, "requests": requests,
+            "server_cpu_us": cpu / requests * 1e6 if requests else float("nan")}
 
 
 def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -216,8 +265,9 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
                             capture_output=True, text=True, cwd=ROOT, check=True)
     data = json.loads(seeded.stdout.strip().splitlines()[-1])
     server_cmd = os.environ.get("CG_SERVER_CMD", f"{ROOT / '.venv/bin/creditgate'} serve").split()
-    server = subprocess.Popen([*server_cmd, "--port", str(port)],
-                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_log = (work / "server.log").open("w")
+    server = subprocess.Popen([*server_cmd, "--port", str(port)], env={**os.environ, **env}, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=server_log)
     api = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -235,7 +285,7 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
         script.write_text(QUERY_LUA)
         wrk_env = {"CG_TOKEN": token, "CG_CONSENTS": str(consents)}
         wrk(f"{api}/health/live", 2, args.connections, None, {})  # warm-up
-        ceiling = wrk(f"{api}/health/live", args.duration, args.connections, None, {})
+        ceiling = wrk(f"{api}/health/live", args.duration, args.connections, None, {}, server.pid)
         spy = None
         if os.environ.get("CG_PYSPY"):
             spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", os.environ["CG_PYSPY"], "-f", "raw",
@@ -248,12 +298,17 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
                                         "-f", "raw", "-d", str(args.duration), "--subprocesses", "-p", str(server.pid),
                                         *os.environ.get("CG_PYSPY_ARGS", "").split()],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            r = wrk(f"{api}{extra}", args.duration, args.connections, script, wrk_env)
+            r = wrk(f"{api}{extra}", args.duration, args.connections, script, wrk_env, server.pid)
             if os.environ.get("CG_PYSPY_EXTRA"):
                 spy.wait(timeout=60)
             console.print(f"  {extra}: {r['rps']:,.0f} req/s p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} "
-                          f"non2xx {r['non_2xx']:.0f}")
-        governed = wrk(f"{api}/v1/queries", args.duration, args.connections, script, wrk_env)
+                          f"non2xx {r['non_2xx']:.0f} server CPU {r['server_cpu_us']:.0f} us/req")
+        threads_before = thread_cpu(server.pid)
+        governed = wrk(f"{api}/v1/queries", args.duration, args.connections, script, wrk_env, server.pid)
+        if os.environ.get("CG_THREADS"):
+            after = thread_cpu(server.pid)
+            for key, value in sorted(after.items(), key=lambda kv: -(kv[1] - threads_before.get(kv[0], 0))):
+                console.print(f"  thread {key}: {(value - threads_before.get(key, 0)) / args.duration:.0%} of a core")
         if spy:
             spy.wait(timeout=60)
         rss = rss_mb(server.pid)
@@ -265,6 +320,7 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server_log.close()
         shutil.rmtree(work, ignore_errors=True)
     return {"records": records, "ceiling": ceiling, "governed": governed, "rss_mb": rss,
             "ratio": governed["rps"] / ceiling["rps"]}
@@ -293,15 +349,15 @@ def main() -> None:
         admin.dispose()
         results["postgresql"] = run_backend("postgresql", args.pg_url.rsplit("/", 1)[0] + "/bench_queries", args)
     table = Table(title=f"POST /v1/queries vs ceiling, {args.connections} connections, {args.duration}s each")
-    for col in ("database", "endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "server RSS MB"):
+    for col in ("database", "endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "server CPU µs/req", "server RSS MB"):
         table.add_column(col, justify="right")
     for kind, r in results.items():
         for name in ("ceiling", "governed"):
             m = r[name]
             table.add_row(kind, "GET /health/live" if name == "ceiling" else "POST /v1/queries", f"{m['rps']:,.0f}",
                           f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}", f"{m['non_2xx']:.0f}",
-                          f"{r['rss_mb']:.0f}" if name == "governed" else "")
-        table.add_row(kind, "governed / ceiling", f"{r['ratio']:.1%}", "", "", "", "")
+                          f"{m['server_cpu_us']:.0f}", f"{r['rss_mb']:.0f}" if name == "governed" else "")
+        table.add_row(kind, "governed / ceiling", f"{r['ratio']:.1%}", "", "", "", "", "")
     console.print(table)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -177,7 +177,7 @@ def _allow(
         subject_id=request.subject_id,
         role=role,
         categories=categories,
-        fields=frozenset(f for f in FieldKind if shown and masking.visible(f, role)),
+        fields=masking.visible_fields(role) if shown else frozenset(),
         consent_id=consent.id if consent is not None else None,
         purpose=request.purpose,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -112,6 +113,19 @@ class MaskingPolicy:
 
     version: int
     rules: Mapping[tuple[FieldKind, Role], MaskRule]
+    _visible: Mapping[Role, frozenset[FieldKind]] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Asked on every access decision; the table never changes once loaded.
+        visible = {
+            role: frozenset(f for f in FieldKind if self.rules[(f, role)].kind is not RuleKind.HIDDEN)
+            for role in {r for _, r in self.rules}
+        }
+        object.__setattr__(self, "_visible", visible)
+
+    def visible_fields(self, role: Role) -> frozenset[FieldKind]:
+        """The fields of which ``role`` may see some part."""
+        return self._visible[role]
 
     def rule(self, field: FieldKind, role: Role) -> MaskRule:
         """Return the rule for a field and role."""
@@ -125,7 +139,7 @@ class MaskingPolicy:
 
     def visible(self, field: FieldKind, role: Role) -> bool:
         """Whether ``role`` may see any part of ``field``."""
-        return self.rule(field, role).kind is not RuleKind.HIDDEN
+        return field in self._visible[role]
 
 
 _RULE_KEYS = {

@@ -71,6 +71,9 @@ class Settings:
     workers: int = 1
     max_body_bytes: int = 64 * 1024
     handler_threads: int = 8
+    # Serve the hottest routes in the fast lane (service.http.fastlane); off only to
+    # compare it with the ordinary Litestar handlers.
+    fast_lane: bool = True
     audit_batch_max: int = 512
     checkpoint_every_entries: int = 1000
     checkpoint_every_seconds: float = 1.0
@@ -111,6 +114,7 @@ class Settings:
             workers=_int_env("WORKERS", 1, 1, 64),
             max_body_bytes=_int_env("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             handler_threads=_int_env("HANDLER_THREADS", 8, 1, 256),
+            fast_lane=_int_env("FAST_LANE", 1, 0, 1) == 1,
             audit_batch_max=_int_env("AUDIT_BATCH_MAX", 512, 1, 10_000),
             checkpoint_every_entries=_int_env("CHECKPOINT_EVERY_ENTRIES", 1000, 1, 1000),
             issuer=check_public_url("ISSUER", (_env("ISSUER") or "http://127.0.0.1:8000").rstrip("/"),

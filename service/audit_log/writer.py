@@ -70,8 +70,14 @@ class AuditEvent:
     precondition: Precondition | None = field(default=None, compare=False)
     denied_details: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
+    def settled(self, refused: str | None) -> AuditEvent:
+        """This event if its precondition let it stand, else its denial."""
+        if refused is None:
+            return self
+        return replace(self, decision="deny", reason=refused, details=self.denied_details, precondition=None)
+
     def checked(self, db: RawConnection) -> AuditEvent:
-        """This event, or its denial if the precondition refuses."""
+        """This event, or its denial if the precondition refuses (or fails)."""
         if self.precondition is None:
             return self
         # A savepoint, so that a failing precondition undoes only its own writes
@@ -84,9 +90,7 @@ class AuditEvent:
             # Only this event fails (closed); the rest of the batch commits.
             refused = "precondition_failed"
         db.execute("RELEASE SAVEPOINT audit_precondition")
-        if refused is None:
-            return self
-        return replace(self, decision="deny", reason=refused, details=self.denied_details, precondition=None)
+        return self.settled(refused)
 
     def to_entry(self, seq: int, ts: str) -> AuditEntry:
         """The entry this event becomes at position ``seq``."""
@@ -104,6 +108,25 @@ class AuditEvent:
             request_id=self.request_id,
             details=self.details,
         )
+
+
+def _check_preconditions(db: RawConnection, events: list[AuditEvent]) -> list[AuditEvent]:
+    """Run every event's precondition in the batch's transaction.
+
+    Each precondition is one conditional statement, atomic by itself, so the usual
+    case needs only one savepoint for the whole batch. If any precondition raises,
+    the batch's precondition writes are undone and they run again one savepoint
+    each, so that only the failing event is refused (fails closed).
+    """
+    db.execute("SAVEPOINT audit_preconditions")
+    try:
+        checked = [ev.settled(ev.precondition(db)) if ev.precondition else ev for ev in events]
+    except Exception:
+        db.execute("ROLLBACK TO SAVEPOINT audit_preconditions")
+        db.execute("RELEASE SAVEPOINT audit_preconditions")
+        return [ev.checked(db) for ev in events]
+    db.execute("RELEASE SAVEPOINT audit_preconditions")
+    return checked
 
 
 _INSERT_ENTRY = (
@@ -161,8 +184,6 @@ class AuditWriter:
 
     def submit(self, event: AuditEvent) -> Future[AuditEntry]:
         """Queue ``event``; the future resolves once its batch is committed."""
-        # Encode once here so a malformed event fails its own caller, not the batch.
-        encode_entry(event.to_entry(1, now_ts()))
         if self._thread is None:
             raise AuditUnavailable("audit writer is not running")
         fut: Future[AuditEntry] = Future()
@@ -174,24 +195,26 @@ class AuditWriter:
         fut = self.submit(event)
         try:
             return fut.result(timeout=self._timeout)
-        except AuditUnavailable:
+        except (AuditUnavailable, ValueError):
             raise
         except Exception as exc:
             raise AuditUnavailable("audit append failed") from exc
 
     async def append_async(self, event: AuditEvent) -> AuditEntry:
-        """:meth:`append` for coroutines on the event loop.
+        """:meth:`append` for coroutines on the event loop, in group commits made on
+        the loop itself.
 
-        The loop commits these itself, in groups: the first append of a loop turn
-        schedules a flush, and every append made before that flush runs joins its
-        transaction. Handing them to the writer thread instead would make the
-        thread compete with the loop for the GIL on every database call of its
-        batch, and each such handover can wait a whole switch interval (5 ms)
-        while the loop is busy; batches then stay small and queries queue up.
-        The flush blocks the loop for one commit (an fsync, a fraction of a
-        millisecond on SQLite), shared by the whole group.
+        The first append of a loop turn schedules a flush; every append made before
+        that flush runs joins its transaction. The flush blocks the loop for one
+        commit, usually well under a millisecond on SQLite (one fsync for the whole
+        group). The alternatives measured worse (bench/bench_queries.py): handing
+        whole batches to the writer thread makes it compete with the busy loop for
+        the GIL on every database call, each handover waiting up to a switch
+        interval (5 ms), so batches stay at two or three entries; handing only the
+        COMMIT to a thread still costs the thread wake-ups and delays each batch
+        until the loop's next turn notices the commit, so requests wait longer and
+        every request costs more CPU.
         """
-        encode_entry(event.to_entry(1, now_ts()))
         if self._thread is None:
             raise AuditUnavailable("audit writer is not running")
         loop = asyncio.get_running_loop()
@@ -243,22 +266,35 @@ class AuditWriter:
                 return
 
     def _commit_batch(self, batch: list[tuple[AuditEvent, Any]]) -> None:
-        # Futures of either kind: concurrent.futures (writer thread) or asyncio (loop).
         try:
             entries = self._commit([ev for ev, _ in batch])
         except Exception as exc:
+            self._settle(batch, exc)
+            return
+        self._settle(batch, entries)
+
+    def _settle(
+        self, batch: list[tuple[AuditEvent, Any]], outcome: list[AuditEntry | ValueError] | Exception
+    ) -> None:
+        # Futures of either kind: concurrent.futures (writer thread) or asyncio (loop).
+        if isinstance(outcome, Exception):
             AUDIT_FAILURES.inc()
-            log.error("audit_commit_failed", error=type(exc).__name__, batch=len(batch))
+            log.error("audit_commit_failed", error=type(outcome).__name__, batch=len(batch))
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(AuditUnavailable("audit log unavailable"))
             return
-        AUDIT_APPENDS.inc(len(entries))
-        AUDIT_BATCH_SIZE.observe(len(entries))
-        for (_, fut), entry in zip(batch, entries, strict=True):
+        written = sum(1 for entry in outcome if not isinstance(entry, Exception))
+        AUDIT_APPENDS.inc(written)
+        AUDIT_BATCH_SIZE.observe(written)
+        for (_, fut), entry in zip(batch, outcome, strict=True):
             # A caller that went away (cancelled) leaves its entry committed: the log
             # then records an access whose answer was never delivered, never the reverse.
-            if not fut.done():
+            if fut.done():
+                continue
+            if isinstance(entry, Exception):
+                fut.set_exception(entry)  # a malformed event: its caller's bug, nobody else's
+            else:
                 fut.set_result(entry)
 
     def _sql(self, statement: str) -> str:
@@ -271,7 +307,7 @@ class AuditWriter:
         size, frontier, cp_size, cp_ms = cur.fetchone()
         return int(size), bytes(frontier), int(cp_size), int(cp_ms)
 
-    def _commit(self, events: list[AuditEvent]) -> list[AuditEntry]:
+    def _commit(self, events: list[AuditEvent]) -> list[AuditEntry | ValueError]:
         # Raw DBAPI inside one SQLAlchemy-managed transaction: the ORM/Core layers cost
         # more than the commit itself here, and this path runs once per batch.
         with self._engine.connect() as conn:
@@ -286,44 +322,52 @@ class AuditWriter:
         On SQLite the caller's transaction must have begun IMMEDIATE (see
         ``Services.write_session``); the entry is durable when the caller commits.
         """
-        for ev in events:
-            encode_entry(ev.to_entry(1, now_ts()))
-        return self._append_rows(conn, list(events))
+        entries = self._append_rows(conn, list(events))
+        for entry in entries:
+            if isinstance(entry, Exception):
+                raise entry
+        return entries  # type: ignore[return-value]
 
-    def _append_rows(self, conn: Connection, events: list[AuditEvent]) -> list[AuditEntry]:
+    def _append_rows(self, conn: Connection, events: list[AuditEvent]) -> list[AuditEntry | ValueError]:
+        """Write ``events`` in order; an event that does not encode (a programming
+        error) gets its ValueError in its place and no seq, the others are written."""
         # Preconditions first: they lock rows (a consent) before the head row, the same
         # order a revocation takes them in, so PostgreSQL never sees a lock cycle.
         dbapi = conn.connection.dbapi_connection
         if any(ev.precondition is not None for ev in events):
-            raw = RawConnection(dbapi, self._engine.dialect.name)
-            events = [ev.checked(raw) for ev in events]
+            events = _check_preconditions(RawConnection(dbapi, self._engine.dialect.name), events)
         cur = dbapi.cursor()  # type: ignore[union-attr]
         try:
             size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
             frontier = MerkleFrontier.from_bytes(frontier_raw)
             seq = size
             ts = now_ts()
-            entries: list[AuditEntry] = []
+            out: list[AuditEntry | ValueError] = []
             rows: list[tuple[Any, ...]] = []
             for ev in events:
+                entry = ev.to_entry(seq + 1, ts)
+                try:
+                    body = encode_entry(entry)
+                except ValueError as exc:
+                    out.append(exc)
+                    continue
                 seq += 1
-                entry = ev.to_entry(seq, ts)
-                body = encode_entry(entry)
                 lh = leaf_hash(body)
                 frontier.append(lh)
-                entries.append(entry)
+                out.append(entry)
                 rows.append((seq, ts, entry.actor_type, entry.actor_id, entry.action, entry.subject,
                              entry.consent_id, entry.decision, body, lh))
-            cur.executemany(self._sql(_INSERT_ENTRY), rows)
-            now_ms = int(time.time() * 1000)
-            if seq - cp_size >= self._cp_every or now_ms - cp_ms >= self._cp_ms:
-                self._insert_checkpoint(cur, seq, frontier.root())
-                cp_size, cp_ms = seq, now_ms
-            cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms))
+            if rows:
+                cur.executemany(self._sql(_INSERT_ENTRY), rows)
+                now_ms = int(time.time() * 1000)
+                if seq - cp_size >= self._cp_every or now_ms - cp_ms >= self._cp_ms:
+                    self._insert_checkpoint(cur, seq, frontier.root())
+                    cp_size, cp_ms = seq, now_ms
+                cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms))
         finally:
             cur.close()
         self._uncovered = cp_size < seq
-        return entries
+        return out
 
     def _insert_checkpoint(self, cur: Any, size: int, root: bytes) -> Checkpoint:
         cp = sign_checkpoint(self._key, size, root, now_ts())

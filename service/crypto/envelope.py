@@ -44,10 +44,13 @@ def envelope_key_id(blob: bytes) -> str:
     return blob[2:end].decode("ascii", errors="replace")
 
 
-def open_envelope(key: bytes | AESGCM, blob: bytes, associated_data: bytes) -> bytes:
+def open_envelope(key: bytes | AESGCM, blob: bytes, associated_data: bytes, key_id: str | None = None) -> bytes:
     """Decrypt and authenticate an envelope; the header is authenticated too.
-    ``key`` may be an :class:`AESGCM` made once for opening many fields."""
-    envelope_key_id(blob)
+    ``key`` may be an :class:`AESGCM` made once for opening many fields; with
+    ``key_id``, an envelope naming another key is refused before any decryption."""
+    named = envelope_key_id(blob)
+    if key_id is not None and named != key_id:
+        raise DecryptionError("ciphertext was made with another data key")
     end = 2 + blob[1]
     header, nonce, body = blob[:end], blob[end : end + NONCE_BYTES], blob[end + NONCE_BYTES :]
     aead = key if isinstance(key, AESGCM) else AESGCM(key)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from service.crypto.envelope import (
     DecryptionError,
-    envelope_key_id,
     field_associated_data,
     open_envelope,
     seal_envelope,
@@ -97,8 +96,8 @@ class FieldVault:
         """Open the given fields of one subject. ``grant`` must come from the access gate
         and cover every field's requirement; anything else raises before any key is touched.
         The data key is read afresh each time (never cached), so shredding is immediate."""
-        for name, sealed in fields.items():
-            check(grant, subject_id, sealed.requires or name)
+        for requirement in {sealed.requires or name for name, sealed in fields.items()}:
+            check(grant, subject_id, requirement)
         if all(s.blob is None for s in fields.values()):
             return dict.fromkeys(fields)
         row = db.one(_SELECT_KEY, (subject_id,))
@@ -111,11 +110,9 @@ class FieldVault:
             if sealed.blob is None:
                 out[name] = None
                 continue
-            if envelope_key_id(sealed.blob) != dek_id:
-                raise DecryptionError("ciphertext was made with another data key")
             p = sealed.place
             ad = field_associated_data(p.table, p.column, p.row_id, dek_id)
-            out[name] = open_envelope(dek, sealed.blob, ad).decode("utf-8")
+            out[name] = open_envelope(dek, sealed.blob, ad, dek_id).decode("utf-8")
         return out
 
     def shred(self, session: Session, subject_id: str) -> bool:

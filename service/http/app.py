@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -18,29 +19,37 @@ from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
 from service.http.context import with_request_context
+from service.http.fastlane import FastLane
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.system import health, live, metrics
-from service.identity.guards import EXCEPTION_HANDLERS as AUTH_EXCEPTION_HANDLERS
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
-from service.query.routes import QUERY_HANDLERS
+from service.query.routes import FAST_ROUTES, QUERY_HANDLERS
 from service.records.routes import RECORD_HANDLERS
 from service.runtime import Services, build_services
 
 
 class CreditGateApp(Litestar):
-    """Litestar with the request context wrapped around *every* request.
+    """Litestar with the request context wrapped around *every* request, and the
+    fast lane (``service.http.fastlane``) in front of its router.
 
     App-level middleware does not run for unmatched routes (404/405), and those
     responses must carry a request id and be counted too.
     """
 
+    fast_lane: FastLane | None = None
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            await with_request_context(super().__call__, scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        route = self.fast_lane.route_for(scope) if self.fast_lane is not None else None
+        if route is not None:
+            scope["app"] = scope["litestar_app"] = self  # what Litestar's own __call__ sets
+            await with_request_context(partial(self.fast_lane, route), scope, receive, send)  # type: ignore[misc]
+        else:
+            await with_request_context(super().__call__, scope, receive, send)
 
 
 def create_app(
@@ -72,7 +81,7 @@ def create_app(
         gc.collect()
         gc.freeze()
 
-    return CreditGateApp(
+    app = CreditGateApp(
         route_handlers=[
             health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
             *RECORD_HANDLERS,
@@ -81,7 +90,7 @@ def create_app(
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},
+        exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="creditgate",
@@ -94,3 +103,6 @@ def create_app(
         state=State({"services": svc}),
         logging_config=None,
     )
+    if settings.fast_lane:
+        app.fast_lane = FastLane(svc, FAST_ROUTES, settings.max_body_bytes)
+    return app

@@ -36,18 +36,21 @@ _STATUS_CODES = {
 
 
 class ProblemError(Exception):
-    """Raise to answer with a problem response; ``detail`` must hold no personal data."""
+    """Raise to answer with a problem response; ``detail`` must hold no personal data.
+    ``headers`` go on the response (a 401's ``WWW-Authenticate``, say)."""
 
-    def __init__(self, status: int, code: str, detail: str | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, detail: str | None = None, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
-def problem(status: int, code: str, detail: str | None = None, **extra: Any) -> Response[dict[str, Any]]:
-    """Build a problem+json response."""
+def problem_body(status: int, code: str, detail: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 body of a problem response, with the request id."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": HTTPStatus(status).phrase,
@@ -60,8 +63,28 @@ def problem(status: int, code: str, detail: str | None = None, **extra: Any) -> 
     if rid:
         body["request_id"] = rid
     body.update(extra)
-    headers = {"Allow": extra.pop("_allow")} if "_allow" in extra else None
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body
+
+
+def problem(status: int, code: str, detail: str | None = None, *, headers: dict[str, str] | None = None,
+            **extra: Any) -> Response[dict[str, Any]]:
+    """Build a problem+json response."""
+    return Response(problem_body(status, code, detail, **extra), status_code=status, media_type=PROBLEM_JSON,
+                    headers=headers or None)
+
+
+def problem_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers answering ``exc``: our own errors, a failed audit append
+    (fail closed), or anything else (500, logged by type only: messages can carry data).
+    Framework errors have their own handler below."""
+    if isinstance(exc, ProblemError):
+        return exc.status, problem_body(exc.status, exc.code, exc.detail, **exc.extra), exc.headers
+    if isinstance(exc, AuditUnavailable):
+        log.error("audit_unavailable")
+        detail = "the access could not be recorded; no data was returned"
+        return 503, problem_body(503, "audit_unavailable", detail), {}
+    log.error("unhandled_error", error=type(exc).__name__)
+    return 500, problem_body(500, "internal_error", "an internal error occurred"), {}
 
 
 def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
@@ -81,9 +104,10 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
     return errors
 
 
-def handle_problem(_: Request[Any, Any, Any], exc: ProblemError) -> Response[dict[str, Any]]:
-    """Our own errors."""
-    return problem(exc.status, exc.code, exc.detail, **exc.extra)
+def handle_exception(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Our own errors, audit failures and unexpected ones (see :func:`problem_parts`)."""
+    status, body, headers = problem_parts(exc)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -107,21 +131,7 @@ def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return resp
 
 
-def handle_audit_unavailable(_: Request[Any, Any, Any], exc: AuditUnavailable) -> Response[dict[str, Any]]:
-    """Fail closed: without a durable audit entry, nothing is returned."""
-    log.error("audit_unavailable")
-    return problem(503, "audit_unavailable", "the access could not be recorded; no data was returned")
-
-
-def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """Anything else: log the type only (messages can carry data), answer 500."""
-    log.error("unhandled_error", error=type(exc).__name__)
-    return problem(500, "internal_error", "an internal error occurred")
-
-
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    ProblemError: handle_problem,
     HTTPException: handle_http,
-    AuditUnavailable: handle_audit_unavailable,
-    Exception: handle_unexpected,
+    Exception: handle_exception,
 }

@@ -56,12 +56,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from policies import Role
-from service.http.problems import ProblemError, problem
+from service.http.problems import ProblemError
 from service.identity.policy import ROLE_SCOPES, TOKEN_ROLES
 from service.identity.principal import Principal
 from service.identity.resource import authenticate_bearer
@@ -72,10 +72,11 @@ ROLES_OPT = "roles"
 
 
 class AuthenticationRequired(ProblemError):
-    """401: no usable credentials; answered with a ``WWW-Authenticate`` challenge."""
+    """401: no usable credentials; answered with the RFC 6750 ``WWW-Authenticate`` challenge."""
 
     def __init__(self, code: str, detail: str, error: str | None) -> None:
-        super().__init__(401, code, detail)
+        challenge = 'Bearer realm="creditgate"' + (f', error="{error}"' if error else "")
+        super().__init__(401, code, detail, headers={"WWW-Authenticate": challenge})
         self.error = error
 
 
@@ -177,15 +178,3 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
         raise RuntimeError("route asks for a principal but has no require_roles guard")
     return principal
 
-
-def handle_authentication_required(_: Request[Any, Any, Any], exc: AuthenticationRequired) -> Response[Any]:
-    """401 problem with the RFC 6750 challenge."""
-    response = problem(exc.status, exc.code, exc.detail)
-    challenge = 'Bearer realm="creditgate"'
-    if exc.error:
-        challenge += f', error="{exc.error}"'
-    response.headers["WWW-Authenticate"] = challenge
-    return response
-
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {AuthenticationRequired: handle_authentication_required}

@@ -15,6 +15,7 @@ from service.db.types import utcnow
 from service.gate.access import AccessDenied
 from service.http.body import strict_body
 from service.http.context import current_request_id
+from service.http.fastlane import FastRoute
 from service.http.problems import ProblemError
 from service.identity.guards import provide_principal, require_roles
 from service.identity.principal import Principal
@@ -47,16 +48,11 @@ def _denied(exc: AccessDenied) -> ProblemError:
     return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audit_seq=exc.audit_seq)
 
 
-@post("/v1/queries", guards=[require_roles(Role.INSTITUTION, scope="query", admit_suspended=True)],
-      status_code=200, dependencies={"payload": strict_body(QueryBody)}, tags=["query"],
-      summary="Read a person's credit report under a consent (one use)")
-async def run_query(request: Request[Any, Any, Any], data: JSONBody[QueryBody],
-                    payload: NamedDependency[QueryBody]) -> dict[str, Any]:
-    """The report for this consent, masked for institutions and signed (JWS in ``signature``)."""
-    # The hottest route takes the caller and the services from the request rather than
-    # as dependencies: Litestar resolves two or more dependencies in an anyio task
-    # group, which costs this route more than its database reads.
-    principal, services = provide_principal(request), request.app.state["services"]
+QUERY_GUARD = require_roles(Role.INSTITUTION, scope="query", admit_suspended=True)
+
+
+async def answer_query(principal: Principal, services: Services, payload: QueryBody) -> dict[str, Any]:
+    """The answer to ``POST /v1/queries``: one use of the consent, the signed report."""
     consent_id = _checked_id(payload.consent_id, "consent_id")
     try:
         report, jws = await QueryService(services).institution_query_async(
@@ -66,6 +62,19 @@ async def run_query(request: Request[Any, Any, Any], data: JSONBody[QueryBody],
         raise ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded",
                            audit_seq=exc.audit_seq) from None
     return {"report": report, "signature": jws}
+
+
+@post("/v1/queries", guards=[QUERY_GUARD], status_code=200, dependencies={"payload": strict_body(QueryBody)},
+      tags=["query"], summary="Read a person's credit report under a consent (one use)")
+async def run_query(request: Request[Any, Any, Any], data: JSONBody[QueryBody],
+                    payload: NamedDependency[QueryBody]) -> dict[str, Any]:
+    """The report for this consent, masked for institutions and signed (JWS in ``signature``).
+
+    The service normally answers this route in its fast lane (``service.http.fastlane``),
+    with the same guard and :func:`answer_query`; this handler documents it in the
+    OpenAPI schema and serves it when the lane is off (``CREDITGATE_FAST_LANE=0``).
+    """
+    return await answer_query(provide_principal(request), request.app.state["services"], payload)
 
 
 def _subject(principal: Principal, subject: str | None) -> str:
@@ -107,3 +116,6 @@ def my_access_log(
 
 
 QUERY_HANDLERS = [run_query, my_report, my_access_log]
+
+# Served in the fast lane (service.http.fastlane), with the guard and handler above.
+FAST_ROUTES = [FastRoute("POST", "/v1/queries", QUERY_GUARD, QueryBody, answer_query)]

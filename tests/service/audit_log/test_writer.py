@@ -168,3 +168,46 @@ def test_precondition_refusal_turns_the_entry_into_a_denial(services: Services) 
     assert _seqs(services) == [1, 2, 3]
     services.writer.checkpoint_now()
     _verify(services)
+
+
+def test_one_group_commit_isolates_a_bad_event_and_a_failing_precondition(services: Services) -> None:
+    """Appends made in one loop turn share a commit; a malformed event and a raising
+    precondition fail only their own callers, and the others' precondition writes stand."""
+    import asyncio
+
+    from service.db.raw import RawConnection
+
+    with services.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE probe_uses (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO probe_uses (id, n) VALUES (1, 0)")
+
+    def take(db: RawConnection) -> str | None:
+        return None if db.execute("UPDATE probe_uses SET n = n + 1 WHERE id = 1") == 1 else "gone"
+
+    def boom(_: RawConnection) -> str | None:
+        raise RuntimeError("broken check")
+
+    def event(n: int, **kw: object) -> AuditEvent:
+        return AuditEvent(actor_type="institution", actor_id="i", action="query", decision="allow",
+                          reason="consent", details={"n": n}, **kw)  # type: ignore[arg-type]
+
+    async def together() -> list[object]:
+        return await asyncio.gather(
+            services.writer.append_async(event(1, precondition=take)),
+            services.writer.append_async(AuditEvent(actor_type="x", actor_id="y", action="z", decision="allow",
+                                                    reason="r", details={"ratio": 0.5})),
+            services.writer.append_async(event(3, precondition=boom)),
+            services.writer.append_async(event(4, precondition=take)),
+            return_exceptions=True,
+        )
+
+    first, bad, failed, last = asyncio.run(together())
+    assert isinstance(bad, ValueError)
+    assert (first.decision, failed.decision, last.decision) == ("allow", "deny", "allow")  # type: ignore[attr-defined]
+    assert failed.reason == "precondition_failed"  # type: ignore[attr-defined]
+    assert [first.seq, failed.seq, last.seq] == [1, 2, 3]  # type: ignore[attr-defined]
+    with services.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM probe_uses WHERE id = 1").scalar_one() == 2
+    assert _seqs(services) == [1, 2, 3]
+    services.writer.checkpoint_now()
+    _verify(services)
