@@ -28,7 +28,7 @@ from audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.verify import PROBLEM_CODES, StoredEntry, VerifyReport, verify_log
+from audit.verify import PROBLEM_CODES, StoredEntry, VerifyReport, verify_log, verify_rows
 
 __all__ = [
     "EMPTY_ROOT",
@@ -61,5 +61,6 @@ __all__ = [
     "verify_export",
     "verify_inclusion",
     "verify_log",
+    "verify_rows",
     "write_export",
 ]

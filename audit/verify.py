@@ -29,7 +29,7 @@ Problem details name seq numbers, sizes and field names, never body content.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -64,6 +64,7 @@ __all__ = [
     "StoredEntry",
     "VerifyReport",
     "verify_log",
+    "verify_rows",
 ]
 
 SEQ_GAP = "seq_gap"
@@ -359,6 +360,35 @@ def verify_log(
     ``progress(n)`` receives the number of entries processed since its last
     call, about every PROGRESS_INTERVAL entries and once at the end.
     """
+    rows = ((e.seq, e.body, e.leaf_hash, e.columns) for e in entries)
+    return _verify(rows, None, checkpoints, public_keys, progress, start)
+
+
+def verify_rows(
+    rows: Iterable[Sequence[Any]],
+    column_names: Sequence[str],
+    checkpoints: Iterable[Checkpoint],
+    public_keys: Mapping[str, Ed25519PublicKey],
+    progress: Callable[[int], None] | None = None,
+    *,
+    start: MerkleFrontier | None = None,
+) -> VerifyReport:
+    """:func:`verify_log` over plain rows ``(seq, body, leaf_hash, *columns)``, the
+    columns being the entry fields ``column_names`` in that order, as a database
+    cursor returns them. Verifying a large log is mostly this loop, so it takes the
+    rows without building an object per entry."""
+    return _verify(rows, tuple(column_names), checkpoints, public_keys, progress, start)
+
+
+def _verify(
+    rows: Iterable[Sequence[Any]],
+    fixed_names: tuple[str, ...] | None,
+    checkpoints: Iterable[Checkpoint],
+    public_keys: Mapping[str, Ed25519PublicKey],
+    progress: Callable[[int], None] | None,
+    start: MerkleFrontier | None,
+) -> VerifyReport:
+    # ``fixed_names`` None: row[3] is a Mapping of columns (or None) per entry.
     offset = start.size if start is not None else 0
     cps = [cp for cp in checkpoints if cp.tree_size > offset] if offset else list(checkpoints)
     ncp = len(cps)
@@ -399,19 +429,27 @@ def verify_log(
     col_get: Callable[[Any], Any] = _no_columns
     col_groups: Callable[[Any], Any] = _no_columns
     col_fast = False
+    fixed = fixed_names is not None
+    fixed_count = len(fixed_names) if fixed_names is not None else 0
+    fixed_groups: Callable[[Any], tuple[Any, ...]] = _no_columns  # type: ignore[assignment]
+    if fixed_names:
+        if not FAST_STR_FIELDS.issuperset(fixed_names):
+            raise ValueError(f"columns {sorted(set(fixed_names) - FAST_STR_FIELDS)} are not entry text fields")
+        getter = itemgetter(*(FAST_GROUP_INDEX[n] for n in fixed_names))
+        fixed_groups = getter if fixed_count > 1 else (lambda g: (getter(g),))
 
-    it = iter(entries)
-    for entry in it:
-        seq = entry.seq
+    it = iter(rows)
+    for row in it:
+        seq = row[0]
         if seq != size + 1:
             problem = _seq_problem(seq, size + 1, it)
             break
-        body = entry.body
+        body = row[1]  # bytes from sqlite3 and psycopg alike
         try:
             match = fast_match(body.decode())
         except UnicodeDecodeError:
             match = None
-        columns = entry.columns
+        columns = None if fixed else row[3]
         if match is not None:
             groups = match.groups()
             if groups[second_key] is not None:
@@ -422,6 +460,8 @@ def verify_log(
                     else:
                         match = None
         if match is None:
+            if fixed and fixed_count:
+                columns = dict(zip(fixed_names, row[3:], strict=True))  # type: ignore[arg-type]
             problem = _slow_body_problem(body, seq, columns)
             if problem is not None:
                 break
@@ -433,7 +473,14 @@ def verify_log(
                     f"row seq {seq} holds a body whose seq is {groups[seq_at]}",
                 )
                 break
-            if columns:
+            if fixed:
+                if fixed_count and tuple(row[3:]) != fixed_groups(groups):
+                    # The exact comparison decides and explains.
+                    named = dict(zip(fixed_names, row[3:], strict=True))  # type: ignore[arg-type]
+                    problem = _column_problem(body_to_fields(body), named, seq)
+                    if problem is not None:
+                        break
+            elif columns:
                 same = False
                 if col_fast and len(columns) == col_count:
                     try:
@@ -458,7 +505,7 @@ def verify_log(
                         if problem is not None:
                             break
         leaf = sha256(b"\x00" + body).digest()
-        stored = entry.leaf_hash
+        stored = row[2]
         if stored is not None and stored != leaf:
             problem = (
                 LEAF_HASH_MISMATCH,
@@ -515,17 +562,17 @@ def verify_log(
     return _report(problem, size - offset, checked_cps, hashes, size, last_good)
 
 
-def _seq_problem(seq: int, expected: int, rest: Iterable[StoredEntry]) -> _Problem:
+def _seq_problem(seq: int, expected: int, rest: Iterable[Sequence[Any]]) -> _Problem:
     if seq > expected:
         # A jump forward is a gap unless a skipped seq turns up right after
         # it, in which case rows were swapped. One row of look-ahead tells.
         following = next(iter(rest), None)
-        if following is not None and expected <= following.seq < seq:
+        if following is not None and expected <= following[0] < seq:
             return (
                 SEQ_DUPLICATE_OR_REORDERED,
                 expected,
                 f"seq {seq} appears where seq {expected} was expected and "
-                f"seq {following.seq} follows it: entries are out of order",
+                f"seq {following[0]} follows it: entries are out of order",
             )
         missing = f"seq {expected}" if seq == expected + 1 else f"seqs {expected}..{seq - 1}"
         return (SEQ_GAP, expected, f"{missing} missing: the next row has seq {seq}")

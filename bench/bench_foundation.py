@@ -87,7 +87,7 @@ def seed_entries(engine: Engine, key: Any, count: int) -> None:
                 if seq % 1000 == 0 or seq == count:
                     cp = sign_checkpoint(key, seq, frontier.root(), ts)
                     cps.append({"tree_size": cp.tree_size, "root_hash": cp.root_hash, "ts": cp.ts,
-                                "key_id": cp.key_id, "signature": cp.signature})
+                                "key_id": cp.key_id, "signature": cp.signature, "frontier": frontier.to_bytes()})
             with engine.begin() as conn:
                 conn.execute(insert(AuditEntryRow), rows)
                 conn.execute(insert(CheckpointRow), cps)

@@ -321,6 +321,8 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
         server.terminate()
         server.wait(timeout=30)
         server_log.close()
+        if os.environ.get("CG_KEEP_LOG"):
+            shutil.copy(work / "server.log", os.environ["CG_KEEP_LOG"])
         shutil.rmtree(work, ignore_errors=True)
     return {"records": records, "ceiling": ceiling, "governed": governed, "rss_mb": rss,
             "ratio": governed["rps"] / ceiling["rps"]}

@@ -7,6 +7,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
+from service.audit_log.rows import AUDIT_COLUMNS
+
 
 class AuditEntryRow(SQLModel, table=True):
     """One audit entry: the canonical body plus copies of fields for querying."""
@@ -35,6 +37,9 @@ class CheckpointRow(SQLModel, table=True):
     ts: str = Field(sa_column=Column(String(32), nullable=False))
     key_id: str = Field(sa_column=Column(String(32), nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
+    # The compact Merkle frontier at this size (not signed: a verifier checks it hashes
+    # to root_hash before using it as a starting point).
+    frontier: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class AuditHead(SQLModel, table=True):
@@ -49,4 +54,4 @@ class AuditHead(SQLModel, table=True):
     checkpoint_unix_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-AUDIT_COLUMNS = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision")
+__all__ = ["AUDIT_COLUMNS", "AuditEntryRow", "AuditHead", "CheckpointRow"]

@@ -2,43 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, select
 
-from audit import Checkpoint, StoredEntry, VerifyReport, key_id_for, verify_log, write_export
-from service.audit_log.models import AUDIT_COLUMNS, AuditEntryRow, CheckpointRow
-from service.db.engine import driver_sql
-
-_ENTRY_COLS = [AuditEntryRow.__table__.c[name] for name in ("seq", "body", "leaf_hash", *AUDIT_COLUMNS)]  # type: ignore[attr-defined]
+from audit import Checkpoint, StoredEntry, VerifyReport, key_id_for, verify_rows, write_export
+from service.audit_log.models import AuditEntryRow, CheckpointRow
+from service.audit_log.rows import AUDIT_COLUMNS, LogReader
 
 
-# Built only from constant column names; values are always bound parameters.
-_SELECT_ENTRIES = (
-    "SELECT seq, body, leaf_hash, " + ", ".join(AUDIT_COLUMNS) + " FROM audit_entries "  # noqa: S608
-    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
-)
-_SELECT_LEAVES = "SELECT seq, leaf_hash FROM audit_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+@contextmanager
+def log_reader(engine: Engine) -> Iterator[LogReader]:
+    """A :class:`LogReader` on a pooled connection of ``engine``."""
+    pooled = engine.raw_connection()
+    try:
+        yield LogReader(pooled.driver_connection, engine.dialect.paramstyle)
+    finally:
+        pooled.close()
 
 
-def _pages(engine: Engine, statement: str, after: int, last: int, page: int) -> Iterator[list[Any]]:
-    """Rows with ``after < seq <= last`` in keyset pages, straight from the driver:
-    verification reads every entry, and the ORM layers would cost more than the checks."""
-    sql = driver_sql(engine, statement)
-    while True:
-        with engine.connect() as conn:
-            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            cur.execute(sql, (after, last, page))
-            rows = cur.fetchall()
-            cur.close()
-        if not rows:
-            return
-        yield rows
-        if len(rows) < page:
-            return
-        after = rows[-1][0]
+def iter_rows(
+    engine: Engine, *, start: int = 1, end: int | None = None, page: int = 20_000
+) -> Iterator[Sequence[Any]]:
+    """Rows ``(seq, body, leaf_hash, *AUDIT_COLUMNS)`` for seq ``start``..``end``, in
+    order, as the driver returns them; neither side holds the whole log in memory."""
+    with log_reader(engine) as reader:
+        yield from reader.rows(start, end, page)
 
 
 def iter_entries(
@@ -46,16 +38,14 @@ def iter_entries(
 ) -> Iterator[StoredEntry]:
     """Entries ``start``..``end`` in ``seq`` order; neither side holds the whole log in memory."""
     names = AUDIT_COLUMNS
-    for rows in _pages(engine, _SELECT_ENTRIES, start - 1, end if end is not None else 2**62, page):
-        for row in rows:
-            yield StoredEntry(row[0], bytes(row[1]), bytes(row[2]), dict(zip(names, row[3:], strict=True)))
+    for row in iter_rows(engine, start=start, end=end, page=page):
+        yield StoredEntry(row[0], bytes(row[1]), bytes(row[2]), dict(zip(names, row[3:], strict=True)))
 
 
 def leaf_hashes(engine: Engine, end: int, page: int = 100_000) -> Iterator[tuple[int, bytes]]:
     """(seq, stored leaf hash) for seq 1..``end``, in order."""
-    for rows in _pages(engine, _SELECT_LEAVES, 0, end, page):
-        for seq, lh in rows:
-            yield seq, bytes(lh)
+    with log_reader(engine) as reader:
+        yield from reader.leaf_hashes(end, page)
 
 
 def max_seq(engine: Engine) -> int:
@@ -101,7 +91,7 @@ def verify_database(
     engine: Engine, keys: dict[str, Ed25519PublicKey], progress: Callable[[int], None] | None = None
 ) -> VerifyReport:
     """Recompute the whole log from the database and check it against the checkpoints."""
-    return verify_log(iter_entries(engine), load_checkpoints(engine), keys, progress)
+    return verify_rows(iter_rows(engine), AUDIT_COLUMNS, load_checkpoints(engine), keys, progress)
 
 
 def export_database(

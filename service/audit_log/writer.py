@@ -134,7 +134,7 @@ _INSERT_ENTRY = (
     "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_CHECKPOINT = (
-    "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _SELECT_HEAD = "SELECT size, frontier, checkpoint_size, checkpoint_unix_ms FROM audit_head WHERE id = 1"
 _UPDATE_HEAD = "UPDATE audit_head SET size = ?, frontier = ?, checkpoint_size = ?, checkpoint_unix_ms = ? WHERE id = 1"
@@ -361,7 +361,7 @@ class AuditWriter:
                 cur.executemany(self._sql(_INSERT_ENTRY), rows)
                 now_ms = int(time.time() * 1000)
                 if seq - cp_size >= self._cp_every or now_ms - cp_ms >= self._cp_ms:
-                    self._insert_checkpoint(cur, seq, frontier.root())
+                    self._insert_checkpoint(cur, frontier)
                     cp_size, cp_ms = seq, now_ms
                 cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms))
         finally:
@@ -369,9 +369,10 @@ class AuditWriter:
         self._uncovered = cp_size < seq
         return out
 
-    def _insert_checkpoint(self, cur: Any, size: int, root: bytes) -> Checkpoint:
-        cp = sign_checkpoint(self._key, size, root, now_ts())
-        cur.execute(self._sql(_INSERT_CHECKPOINT), (cp.tree_size, cp.root_hash, cp.ts, cp.key_id, cp.signature))
+    def _insert_checkpoint(self, cur: Any, frontier: MerkleFrontier) -> Checkpoint:
+        cp = sign_checkpoint(self._key, frontier.size, frontier.root(), now_ts())
+        cur.execute(self._sql(_INSERT_CHECKPOINT),
+                    (cp.tree_size, cp.root_hash, cp.ts, cp.key_id, cp.signature, frontier.to_bytes()))
         return cp
 
     def _idle_checkpoint(self, force: bool = False) -> Checkpoint | None:
@@ -396,7 +397,7 @@ class AuditWriter:
                 if size == cp_size or now_ms - cp_ms < min_age_ms:
                     self._uncovered = size > cp_size
                     return None
-                cp = self._insert_checkpoint(cur, size, MerkleFrontier.from_bytes(frontier_raw).root())
+                cp = self._insert_checkpoint(cur, MerkleFrontier.from_bytes(frontier_raw))
                 cur.execute(self._sql(_UPDATE_HEAD), (size, frontier_raw, size, now_ms))
                 cur.close()
         self._uncovered = False

@@ -58,3 +58,50 @@ def test_parallel_reports_the_earliest_of_several_problems(filled: Services) -> 
         conn.execute(text("DELETE FROM audit_entries WHERE seq IN (333, 1001)"))
     report = verify_database_parallel(filled.settings.database_url, _keys(filled), workers=3)
     assert (report.ok, report.first_bad_seq, report.problem) == (False, 333, "seq_gap")
+
+
+def test_a_part_starts_from_the_stored_frontier_only_if_it_matches_the_signed_root(
+    filled: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.audit_log.rows import LogReader
+
+    rebuilt_at: list[int] = []
+    rebuild = LogReader.rebuilt_frontier
+
+    def recording(self: LogReader, size: int):  # type: ignore[no-untyped-def]
+        rebuilt_at.append(size)
+        return rebuild(self, size)
+
+    monkeypatch.setattr(LogReader, "rebuilt_frontier", recording)
+
+    url = filled.settings.database_url
+    conn, paramstyle = parallel.connect_url(url)
+    try:
+        reader = LogReader(conn, paramstyle)
+        cps = reader.checkpoints()
+        mid = next(cp.tree_size for cp in cps if cp.tree_size >= N // 2)
+        stored = reader.frontier_at(mid)
+        assert stored is not None and stored.size == mid
+        assert parallel._start_frontier(reader, mid, cps, _keys(filled)) == stored
+        assert rebuilt_at == []
+        # Signed by a key that is not trusted: rebuilt from the leaves instead.
+        assert parallel._start_frontier(reader, mid, cps, {}) == stored
+        assert rebuilt_at == [mid]
+    finally:
+        conn.close()
+    _drop_triggers(filled.engine)
+    with filled.engine.begin() as c:
+        # Frontiers that do not hash to their signed roots: a verifier must not start from them.
+        c.execute(text("UPDATE audit_checkpoints SET frontier = :f WHERE tree_size = :s"),
+                  {"f": mid.to_bytes(8, "big") + bytes(32 * bin(mid).count("1")), "s": mid})
+    conn, paramstyle = parallel.connect_url(url)
+    try:
+        reader = LogReader(conn, paramstyle)
+        forged = reader.frontier_at(mid)
+        assert forged is not None and forged != stored
+        assert parallel._start_frontier(reader, mid, reader.checkpoints(), _keys(filled)) == stored
+        assert rebuilt_at == [mid, mid]
+    finally:
+        conn.close()
+    report = verify_database_parallel(url, _keys(filled), workers=3)
+    assert report.ok and report.entries_checked == N

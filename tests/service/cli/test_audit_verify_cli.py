@@ -51,13 +51,13 @@ def verify_args(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         return
     monkeypatch.setattr(parallel, "MIN_PARALLEL_ENTRIES", 10)
     splits: list[list[int]] = []
-    split_points = parallel._split_points
+    split_points = parallel.split_points
 
     def recording(*args: Any) -> list[int]:
         splits.append(split_points(*args))
         return splits[-1]
 
-    monkeypatch.setattr(parallel, "_split_points", recording)
+    monkeypatch.setattr(parallel, "split_points", recording)
     yield ["audit", "verify", "--workers", "3"]
     assert splits and all(splits), f"the log was not split over worker processes: {splits}"
 
