@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from procstats import cpu_seconds, pss_mb, rss_mb, thread_cpu
 from rich.console import Console
 from rich.table import Table
 
@@ -162,80 +163,15 @@ def seed_records(api: str, provider: dict[str, str], people: list[str]) -> int:
     return made
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server process and all its descendants."""
-    procs = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                status = (entry / "status").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            rss = re.search(r"VmRSS:\s+(\d+) kB", status)
-            procs[int(entry.name)] = (ppid, int(rss.group(1)) if rss else 0)
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        if p in procs:
-            total += procs[p][1]
-            stack.extend(c for c, (pp, _) in procs.items() if pp == p)
-    return total / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants, so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    procs: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            procs[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
-    total, stack = 0.0, [pid]
-    while stack:
-        p = stack.pop()
-        if p in procs:
-            total += procs[p][1]
-            stack.extend(c for c, (pp, _) in procs.items() if pp == p)
-    return total
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread (pid/tid name) of a process tree."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if int(proc.name) != pid and ppid != pid:
-            continue
-        for task in (proc / "task").iterdir():
-            try:
-                stat = (task / "stat").read_text()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
-            out[f"{proc.name}/{task.name} {name}"] = (int(fields[11]) + int(fields[12])) / ticks
-    return out
-
-
 def wrk(url: str, duration: int, connections: int, script: Path | None, env: dict[str, str],
-        server_pid: int | None = None) -> dict[str, float]:
+        server_pid: int) -> dict[str, float]:
+    """One wrk run; requests/s, latency percentiles, non-2xx and the server's CPU per request."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", str(script)]
-    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    cpu_before = cpu_seconds(server_pid)
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
-    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
+    cpu = cpu_seconds(server_pid) - cpu_before
 
     def lat(label: str) -> float:
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
@@ -253,6 +189,27 @@ def wrk(url: str, duration: int, connections: int, script: Path | None, env: dic
             "server_cpu_us": cpu / requests * 1e6 if requests else float("nan")}
 
 
+def histogram(metrics: str, name: str) -> dict[str, float]:
+    """Count, sum and approximate p50/p99 (upper bucket bounds) of a Prometheus histogram."""
+    found = re.findall(rf'^{name}_bucket{{le="([^"]+)"}} ([\d.e+]+)$', metrics, re.M)
+    buckets = [(float(b), float(v)) for b, v in found if b != "+Inf"]
+
+    def scalar(suffix: str) -> float:
+        m = re.search(rf"^{name}_{suffix} ([\d.e+]+)$", metrics, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    count, total = scalar("count"), scalar("sum")
+
+    def quantile(q: float) -> float:
+        for bound, cumulative in buckets:
+            if cumulative >= q * count:
+                return bound
+        return float("inf")
+
+    return {"count": count, "mean": total / count if count else float("nan"),
+            "p50": quantile(0.5), "p99": quantile(0.99)}
+
+
 def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"creditgate-bench-{kind}-"))
     port = _free_port()
@@ -264,10 +221,9 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
     seeded = subprocess.run([sys.executable, __file__, "--seed-only"], env={**os.environ, **env},
                             capture_output=True, text=True, cwd=ROOT, check=True)
     data = json.loads(seeded.stdout.strip().splitlines()[-1])
-    server_cmd = os.environ.get("CG_SERVER_CMD", f"{ROOT / '.venv/bin/creditgate'} serve").split()
     server_log = (work / "server.log").open("w")
-    server = subprocess.Popen([*server_cmd, "--port", str(port)], env={**os.environ, **env}, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=server_log)
+    server = subprocess.Popen([str(ROOT / ".venv/bin/creditgate"), "serve", "--port", str(port)],
+                              env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=server_log)
     api = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -284,55 +240,44 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
         script = work / "query.lua"
         script.write_text(QUERY_LUA)
         wrk_env = {"CG_TOKEN": token, "CG_CONSENTS": str(consents)}
-        wrk(f"{api}/health/live", 2, args.connections, None, {})  # warm-up
+        wrk(f"{api}/health/live", 2, args.connections, None, {}, server.pid)  # warm-up
         ceiling = wrk(f"{api}/health/live", args.duration, args.connections, None, {}, server.pid)
         spy = None
-        if os.environ.get("CG_PYSPY"):
-            spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", os.environ["CG_PYSPY"], "-f", "raw",
-                                    "-d", str(args.duration), "--subprocesses", "-p", str(server.pid),
-                                    *os.environ.get("CG_PYSPY_ARGS", "").split()],
+        if args.profile:
+            # py-spy samples only while a thread holds the GIL: where the server's Python time goes.
+            spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", args.profile, "-f", "raw", "--gil",
+                                    "-d", str(args.duration), "--subprocesses", "-p", str(server.pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for extra in filter(None, os.environ.get("CG_EXTRA_PATHS", "").split(",")):
-            if os.environ.get("CG_PYSPY_EXTRA"):
-                spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", os.environ["CG_PYSPY_EXTRA"],
-                                        "-f", "raw", "-d", str(args.duration), "--subprocesses", "-p", str(server.pid),
-                                        *os.environ.get("CG_PYSPY_ARGS", "").split()],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            r = wrk(f"{api}{extra}", args.duration, args.connections, script, wrk_env, server.pid)
-            if os.environ.get("CG_PYSPY_EXTRA"):
-                spy.wait(timeout=60)
-            console.print(f"  {extra}: {r['rps']:,.0f} req/s p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} "
-                          f"non2xx {r['non_2xx']:.0f} server CPU {r['server_cpu_us']:.0f} us/req")
         threads_before = thread_cpu(server.pid)
         governed = wrk(f"{api}/v1/queries", args.duration, args.connections, script, wrk_env, server.pid)
-        if os.environ.get("CG_THREADS"):
-            after = thread_cpu(server.pid)
-            for key, value in sorted(after.items(), key=lambda kv: -(kv[1] - threads_before.get(kv[0], 0))):
-                console.print(f"  thread {key}: {(value - threads_before.get(key, 0)) / args.duration:.0%} of a core")
+        threads_after = thread_cpu(server.pid)
         if spy:
             spy.wait(timeout=60)
-        rss = rss_mb(server.pid)
+        rss, pss = rss_mb(server.pid), pss_mb(server.pid)
         metrics = urllib.request.urlopen(f"{api}/metrics", timeout=10).read().decode()
-        batch = {m.group(1): float(m.group(2)) for m in re.finditer(
-            r"^creditgate_audit_batch_entries_(sum|count) ([\d.e+]+)$", metrics, re.M)}
-        if batch.get("count"):
-            console.print(f"  audit batches: {batch['count']:,.0f}, mean size {batch['sum'] / batch['count']:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=30)
         server_log.close()
-        if os.environ.get("CG_KEEP_LOG"):
-            shutil.copy(work / "server.log", os.environ["CG_KEEP_LOG"])
+        if args.keep_log:
+            shutil.copy(work / "server.log", args.keep_log)
         shutil.rmtree(work, ignore_errors=True)
-    return {"records": records, "ceiling": ceiling, "governed": governed, "rss_mb": rss,
-            "ratio": governed["rps"] / ceiling["rps"]}
+    busiest = sorted(((after - threads_before.get(name, 0.0)) / args.duration, name)
+                     for name, after in threads_after.items())[::-1][:3]
+    return {"records": records, "ceiling": ceiling, "governed": governed, "rss_mb": rss, "pss_mb": pss,
+            "ratio": governed["rps"] / ceiling["rps"],
+            "audit_batch": histogram(metrics, "creditgate_audit_batch_entries"),
+            "audit_commit_s": histogram(metrics, "creditgate_audit_commit_seconds"),
+            "busiest_threads": [{"thread": name.split(" ", 1)[1], "core_share": share} for share, name in busiest]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg-url", help="PostgreSQL admin URL; a fresh database is created for the run")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--profile", help="write a py-spy GIL profile (raw) of the governed run here")
+    parser.add_argument("--keep-log", help="copy the server's log here")
     parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed_only:
@@ -351,16 +296,23 @@ def main() -> None:
         admin.dispose()
         results["postgresql"] = run_backend("postgresql", args.pg_url.rsplit("/", 1)[0] + "/bench_queries", args)
     table = Table(title=f"POST /v1/queries vs ceiling, {args.connections} connections, {args.duration}s each")
-    for col in ("database", "endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "server CPU µs/req", "server RSS MB"):
+    for col in ("database", "endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "CPU µs/req"):
         table.add_column(col, justify="right")
     for kind, r in results.items():
         for name in ("ceiling", "governed"):
             m = r[name]
             table.add_row(kind, "GET /health/live" if name == "ceiling" else "POST /v1/queries", f"{m['rps']:,.0f}",
                           f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}", f"{m['non_2xx']:.0f}",
-                          f"{m['server_cpu_us']:.0f}", f"{r['rss_mb']:.0f}" if name == "governed" else "")
-        table.add_row(kind, "governed / ceiling", f"{r['ratio']:.1%}", "", "", "", "", "")
+                          f"{m['server_cpu_us']:.0f}")
+        table.add_row(kind, "governed / ceiling", f"{r['ratio']:.1%}", "", "", "", "")
     console.print(table)
+    for kind, r in results.items():
+        batch, commit = r["audit_batch"], r["audit_commit_s"]
+        threads = ", ".join(f"{t['thread']} {t['core_share']:.0%}" for t in r["busiest_threads"])
+        console.print(f"{kind}: server RSS {r['rss_mb']:.0f} MB (PSS {r['pss_mb']:.0f} MB); "
+                      f"audit: {batch['count']:,.0f} commits, {batch['mean']:.1f} entries each, "
+                      f"commit p50 ≤ {commit['p50'] * 1000:g} ms, p99 ≤ {commit['p99'] * 1000:g} ms; "
+                      f"busiest server threads: {threads}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "queries.json").write_text(json.dumps(results, indent=2))

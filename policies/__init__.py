@@ -12,6 +12,7 @@ from policies.access import (
     Reason,
     Viewer,
     decide,
+    decide_age_check,
 )
 from policies.catalog import (
     CatalogItem,
@@ -66,6 +67,7 @@ from policies.records import (
     visible_to_institution,
     visible_to_subject,
 )
+from policies.startup import load_all_policy_data
 from policies.workdays import (
     Deadlines,
     HolidayYear,
@@ -106,11 +108,13 @@ __all__ = [
     "age_on",
     "check_registration",
     "decide",
+    "decide_age_check",
     "disclosure_window",
     "effective_record_state",
     "green_channel",
     "in_window",
     "is_workday",
+    "load_all_policy_data",
     "load_catalog",
     "load_categories",
     "load_consent_settings",

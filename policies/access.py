@@ -35,6 +35,7 @@ __all__ = [
     "Reason",
     "Viewer",
     "decide",
+    "decide_age_check",
 ]
 
 
@@ -54,6 +55,8 @@ class Reason(StrEnum):
     SELF = "self"
     GUARDIAN = "guardian"
     CONSENT = "consent"
+    # allowed, for the service's own use only (an age rule), never shown
+    AGE_CHECK = "age_check"
     # denied: subject
     NOT_SELF = "not_self"
     # denied: guardian
@@ -300,6 +303,28 @@ def decide(
         return _allow(request, Reason.CONSENT, consent.categories & purpose.categories, masking)
 
     return _deny(request, Reason.ROLE_NOT_PERMITTED)
+
+
+def decide_age_check(viewer: Viewer, subject_id: str) -> Decision:
+    """Whether the service may read ``subject_id``'s birth date, from the ID number,
+    to apply an age rule for ``viewer``: the subject themself (may they grant?) or one
+    of their guardians (is the ward still under the guardianship age?). Nobody else:
+    the age of a stranger is none of the caller's business. An allowed decision opens
+    only the ID number, for the service's own use; the date never reaches the viewer.
+    """
+    role = Role(viewer.role)
+    mine = role == Role.SUBJECT and viewer.subject_id == subject_id
+    ward = role == Role.GUARDIAN and subject_id in viewer.wards
+    return Decision(
+        allowed=mine or ward,
+        reason=Reason.AGE_CHECK if mine or ward else (Reason.NOT_SELF if role == Role.SUBJECT else Reason.NOT_GUARDIAN),
+        subject_id=subject_id,
+        role=role,
+        categories=frozenset(),
+        fields=frozenset({FieldKind.ID_NUMBER}) if mine or ward else frozenset(),
+        consent_id=None,
+        purpose=None,
+    )
 
 
 def _all_categories(categories: Mapping[str, Category] | None) -> frozenset[str]:

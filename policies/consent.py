@@ -97,8 +97,10 @@ def check_request(
         raise ConsentRuleError("categories_required", "name at least one record category")
     outside = wanted - spec.categories
     if outside:
+        # Name only the purpose's own categories: the caller's strings could be anything.
         raise ConsentRuleError(
-            "category_not_permitted", f"categories not readable for this purpose: {', '.join(sorted(outside))}"
+            "category_not_permitted",
+            f"this purpose reads only the categories {', '.join(sorted(spec.categories))}",
         )
     if valid_days is None and valid_until is None:
         raise ConsentRuleError("validity_required", "a consent must end: give valid_days or valid_until")

@@ -78,8 +78,9 @@ def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
 
     Checks run in this order, and the first failure decides the error code:
     format (``id_number_format``), check character (``id_number_checksum``),
-    birth date (``id_number_birth_date``: a real date, not before 1900-01-01 and
-    not after ``today``, which defaults to the current local date). The
+    birth date (``id_number_birth_date``: a real date, not before 1900-01-01 and,
+    when ``today`` is given, not after it). The caller passes the date in force
+    (China's, for people registered in China): policies read no clock. The
     checksum is checked before the date so that a mistyped digit is reported as
     a typo rather than as an odd birth date. 15-digit pre-1999 numbers are
     rejected as a format error.
@@ -93,16 +94,15 @@ def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidIdentifier(ID_NUMBER_BIRTH_DATE) from None
-    limit = date.today() if today is None else today
-    if birth < _EARLIEST_BIRTH or birth > limit:
+    if birth < _EARLIEST_BIRTH or (today is not None and birth > today):
         raise InvalidIdentifier(ID_NUMBER_BIRTH_DATE)
     sex = "male" if int(number[16]) % 2 == 1 else "female"
     return ResidentId(number=number, region=number[:6], birth_date=birth, sex=sex)
 
 
-def normalize_resident_id(raw: str) -> str:
+def normalize_resident_id(raw: str, today: date | None = None) -> str:
     """Return the validated, normalized (trimmed, uppercase ``X``) ID number."""
-    return parse_resident_id(raw).number
+    return parse_resident_id(raw, today).number
 
 
 def age_on(birth_date: date, on: date) -> int:

@@ -74,6 +74,8 @@ class Settings:
     # Serve the hottest routes in the fast lane (service.http.fastlane); off only to
     # compare it with the ordinary Litestar handlers.
     fast_lane: bool = True
+    # Run the hot path's short reads on the event loop (see Services.run_reads).
+    inline_reads: bool = True
     audit_batch_max: int = 512
     checkpoint_every_entries: int = 1000
     checkpoint_every_seconds: float = 1.0
@@ -115,6 +117,7 @@ class Settings:
             max_body_bytes=_int_env("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             handler_threads=_int_env("HANDLER_THREADS", 8, 1, 256),
             fast_lane=_int_env("FAST_LANE", 1, 0, 1) == 1,
+            inline_reads=_int_env("INLINE_READS", 1, 0, 1) == 1,
             audit_batch_max=_int_env("AUDIT_BATCH_MAX", 512, 1, 10_000),
             checkpoint_every_entries=_int_env("CHECKPOINT_EVERY_ENTRIES", 1000, 1, 1000),
             issuer=check_public_url("ISSUER", (_env("ISSUER") or "http://127.0.0.1:8000").rstrip("/"),

@@ -58,20 +58,18 @@ class Services:
         """
         return Session(self.engine.execution_options(**IMMEDIATE), expire_on_commit=False)
 
-    @property
-    def local_database(self) -> bool:
-        """True for the embedded SQLite database, whose reads are local calls of microseconds."""
-        return self.engine.dialect.name == "sqlite"
-
     async def run_reads(self, fn: Callable[..., T], *args: object) -> T:
         """Run a short blocking read from async code.
 
-        On SQLite the reads are local and take microseconds, less than the hop to a
-        worker thread and back (and WAL readers never wait for writers), so they run
-        in place. A network database would stall the event loop, so there they run
-        in the worker pool.
+        By default in place, on the event loop: the governed query's reads take
+        microseconds on SQLite and a loopback round trip on PostgreSQL, less than
+        the hop to a worker thread and back, which also makes the thread and the
+        loop contend for the GIL (bench/bench_queries.py measured twice the
+        throughput in place, on both databases). With a database far away
+        (``CREDITGATE_INLINE_READS=0``) each round trip would stall the loop, so
+        the reads go to the worker pool instead.
         """
-        if self.local_database:
+        if self.settings.inline_reads:
             return fn(*args)
         return await anyio.to_thread.run_sync(fn, *args)
 

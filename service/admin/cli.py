@@ -1,9 +1,10 @@
 """``creditgate institutions|providers|accounts|guardianships|clients``: registration
 from the command line, for whoever runs the service (audited as ``operator/cli``).
 
-Credentials are printed once, as JSON on stdout. Passwords and ID numbers are
-read from a hidden prompt (or stdin), never from the command line, so they do
-not end up in shell history or process listings.
+Credentials are printed once, as JSON on stdout. Passwords, ID numbers, names
+and a subject's mobile, address and bank card are read from a hidden prompt (or
+stdin), never from the command line, so they do not end up in shell history or
+process listings.
 """
 
 from __future__ import annotations
@@ -151,20 +152,32 @@ def accounts() -> None:
 @accounts.command("add")
 @click.option("--username", required=True, help="Login handle: a-z 0-9 . _ - (not a name or number).")
 @click.option("--role", type=click.Choice(["subject", "guardian", "auditor", "operator"]), required=True)
-def accounts_add(username: str, role: str) -> None:
-    """Register an account. The password (and, for a subject, the ID number and name)
-    are asked for on a hidden prompt, or read from stdin one per line."""
+@click.option("--with-contact", is_flag=True,
+              help="Subject only: also ask for the person's mobile, address and bank card (each may be left "
+                   "empty). Stored only for a person not registered yet.")
+def accounts_add(username: str, role: str, with_contact: bool) -> None:
+    """Register an account. The password (and, for a subject, the ID number and name, and
+    with --with-contact the mobile, address and bank card) are asked for on a hidden
+    prompt, or read from stdin one per line."""
     from service.admin.registry import register_account
     from service.admin.routes import account_view
 
+    if with_contact and role != "subject":
+        raise click.UsageError("--with-contact is only for subject accounts")
     password = click.prompt(f"Password (at least {PASSWORD_MIN_LENGTH} characters)", hide_input=True,
                             confirmation_prompt=True)
     id_number = name = None
+    contact: dict[str, str | None] = {}
     if role == "subject":
         id_number = click.prompt("The person's resident ID number", hide_input=True)
         name = click.prompt("The person's name", hide_input=True)
+        if with_contact:
+            for field, label in (("mobile", "mobile number"), ("address", "address"), ("bank_card", "bank card")):
+                answer = click.prompt(f"The person's {label} (empty: none)", hide_input=True, default="",
+                                      show_default=False)
+                contact[field] = answer if answer.strip() else None
     account = _call(register_account, username=username, password=password, role=role, id_number=id_number,
-                    name=name)
+                    name=name, **contact)
     _emit(account_view(account))
 
 

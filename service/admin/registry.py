@@ -4,8 +4,10 @@ Each function validates its input, writes in one transaction, then appends an
 audit entry naming the operator (``actor``) and the ids involved, never a
 person's name or ID number. Errors are :class:`ProblemError` with a stable
 code: 400 for invalid input (identifier errors use the ``policies`` code, e.g.
-``uscc_checksum``), 404 for unknown ids, 409 for duplicates and conflicts,
-422 when a guardianship's ward is not a minor.
+``uscc_checksum``; a subject's contact fields ``mobile_invalid``,
+``address_invalid``, ``bank_card_invalid``), 404 for unknown ids, 409 for
+duplicates and conflicts, 422 when a guardianship's ward is not a minor.
+Problem details are fixed texts: they never repeat a submitted value.
 
 Client credentials are generated here and returned exactly once: only the
 SHA-256 of a secret is stored.
@@ -13,6 +15,7 @@ SHA-256 of a secret is stored.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -63,7 +66,7 @@ from service.identity.models import (
     Provider,
 )
 from service.identity.passwords import WeakPassword, check_password_rules, hash_password
-from service.identity.policy import ACCOUNT_ROLES, PROVIDER_TYPES, scopes_for, valid_username
+from service.identity.policy import ACCOUNT_ROLES, provider_types, scopes_for, valid_username
 from service.identity.principal import Principal
 from service.runtime import Services
 from service.subjects.repository import SubjectData, find_subject_id, register_subject
@@ -72,6 +75,11 @@ from service.subjects.repository import SubjectData, find_subject_id, register_s
 CHINA_TZ = timezone(timedelta(hours=8))
 _NAME_MAX = 200
 _PERSON_NAME_MAX = 64
+# A subject's contact fields (DESIGN §4: stored only encrypted, masked on output).
+# ASCII digits only: ``\d`` would also take full-width and other Unicode digits.
+_MOBILE = re.compile(r"1[0-9]{10}")
+_BANK_CARD = re.compile(r"[0-9]{12,19}")
+_ADDRESS_MIN, _ADDRESS_MAX = 2, 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +143,39 @@ def _clean_name(name: str, what: str, limit: int) -> str:
     if not cleaned or len(cleaned) > limit:
         raise _bad("invalid_name", f"{what} must be 1 to {limit} characters")
     return cleaned
+
+
+def _luhn_ok(digits: str) -> bool:
+    """The Luhn (ISO/IEC 7812-1) check digit of a card number is right."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        n = int(char)
+        if position % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _mobile(raw: str) -> str:
+    value = raw.strip()
+    if _MOBILE.fullmatch(value) is None:
+        raise _bad("mobile_invalid", "mobile must be 11 digits starting with 1, with no spaces or signs")
+    return value
+
+
+def _bank_card(raw: str) -> str:
+    value = raw.strip()
+    if _BANK_CARD.fullmatch(value) is None or not _luhn_ok(value):
+        raise _bad("bank_card_invalid", "bank_card must be 12 to 19 digits, with no spaces, and a valid Luhn "
+                                        "check digit")
+    return value
+
+
+def _address(raw: str) -> str:
+    value = " ".join(raw.split())
+    if not _ADDRESS_MIN <= len(value) <= _ADDRESS_MAX or not value.isprintable():
+        raise _bad("address_invalid", f"address must be {_ADDRESS_MIN} to {_ADDRESS_MAX} printable characters")
+    return value
 
 
 def _uscc(raw: str) -> str:
@@ -254,8 +295,9 @@ def register_provider(
     """Register a record provider and its first client; 409 ``provider_exists`` on a known USCC."""
     clean_name = _clean_name(name, "name", _NAME_MAX)
     code = _uscc(uscc)
-    if provider_type not in PROVIDER_TYPES:
-        raise _bad("unknown_provider_type", f"provider_type must be one of {', '.join(sorted(PROVIDER_TYPES))}")
+    known = provider_types()
+    if provider_type not in known:
+        raise _bad("unknown_provider_type", f"provider_type must be one of {', '.join(sorted(known))}")
     now = utcnow()
     prov = Provider(id=_new_id(), name=clean_name, uscc=code, provider_type=provider_type, status=ACTIVE,
                     created_at=now, status_changed_at=now)
@@ -311,10 +353,28 @@ def register_account(
     role: str,
     id_number: str | None = None,
     name: str | None = None,
+    mobile: str | None = None,
+    address: str | None = None,
+    bank_card: str | None = None,
 ) -> Account:
     """Register a person's login. For ``subject`` the person's ID number and name are
     required: the subject is found (blind index) or registered (encrypted) and
-    linked by id; neither value is stored anywhere else or returned."""
+    linked by id; neither value is stored anywhere else or returned.
+
+    A subject may also be given ``mobile`` (11 digits starting with 1),
+    ``address`` (2-200 characters, whitespace collapsed) and ``bank_card``
+    (12-19 digits with a valid Luhn check digit); each is validated (400
+    ``mobile_invalid``, ``address_invalid``, ``bank_card_invalid``) and stored
+    only encrypted, with the other personal fields of a newly registered subject.
+
+    Contact fields never change a person the service already holds (found by
+    blind index, e.g. registered by a provider's record or as a ward): giving
+    any of them for such a person is refused with 409
+    ``subject_exists_contact_not_stored`` and nothing is written, neither the
+    account nor the fields. Registering the account without them links it to
+    the existing person as before. So a stored value is never silently
+    overwritten, and a blank one never silently filled in.
+    """
     handle = username.strip()
     if not valid_username(handle):
         raise _bad("invalid_username", "username must be 3-64 of a-z 0-9 . _ - , start with a letter or digit, "
@@ -330,17 +390,26 @@ def register_account(
     except WeakPassword as exc:
         raise _bad("weak_password", str(exc)) from None
     is_subject = account_role == Role.SUBJECT
+    contact_given = any(v is not None for v in (mobile, address, bank_card))
     if is_subject and (not id_number or not name):
         raise _bad("subject_identity_required", "a subject account needs the person's ID number and name")
-    if not is_subject and (id_number or name):
-        raise _bad("unexpected_subject_identity", "only subject accounts carry an ID number and name")
+    if not is_subject and (id_number or name or contact_given):
+        raise _bad("unexpected_subject_identity",
+                   "only subject accounts carry an ID number, name, mobile, address or bank card")
     person: SubjectData | None = None
     if is_subject and id_number and name:
         try:
-            number = parse_resident_id(id_number).number
+            number = parse_resident_id(id_number, china_today()).number
         except InvalidIdentifier as exc:
             raise _bad(exc.code, str(exc)) from None
-        person = SubjectData(id_number=number, name=_clean_name(name, "name", _PERSON_NAME_MAX))
+        person = SubjectData(
+            id_number=number, name=_clean_name(name, "name", _PERSON_NAME_MAX),
+            mobile=_mobile(mobile) if mobile is not None else None,
+            address=_address(address) if address is not None else None,
+            bank_card=_bank_card(bank_card) if bank_card is not None else None,
+        )
+    contact_fields = [k for k, v in (("mobile", mobile), ("address", address), ("bank_card", bank_card))
+                      if v is not None]
     account = Account(id=_new_id(), username=handle, password_hash=hash_password(password),
                       role=account_role.value, status=ACTIVE, failed_logins=0)
     try:
@@ -348,19 +417,28 @@ def register_account(
             if session.execute(select(Account.id).where(Account.username == handle)).first():  # type: ignore[arg-type,call-overload]
                 raise ProblemError(409, "username_taken", "this username is taken")
             if person is not None:
-                subject_id, _ = register_subject(session, services.vault, services.blind_index, person)
+                subject_id, created = register_subject(session, services.vault, services.blind_index, person)
                 taken = session.execute(
                     select(Account.id).where(Account.subject_id == subject_id)  # type: ignore[arg-type,call-overload]
                 ).first()
                 if taken:
                     raise ProblemError(409, "subject_has_account", "this person already has an account")
+                if not created and contact_fields:
+                    # Raising rolls the transaction back: no account, and the person's row is untouched.
+                    raise ProblemError(
+                        409, "subject_exists_contact_not_stored",
+                        "this person is already registered and their mobile, address and bank card are not "
+                        "changed by account registration; register the account without them",
+                    )
                 account.subject_id = subject_id
             session.add(account)
     except IntegrityError:
         raise ProblemError(409, "account_exists", "the username or the person is already registered") from None
+    details: dict[str, Any] = {"account_id": account.id, "role": account.role}
+    if person is not None:
+        details["contact_fields"] = contact_fields  # which fields were stored, never their values
     record(services.writer, actor_type=actor.actor_type, actor_id=actor.actor_id, action="admin.account.register",
-           decision="record", reason="registered", subject=account.subject_id,
-           details={"account_id": account.id, "role": account.role})
+           decision="record", reason="registered", subject=account.subject_id, details=details)
     return account
 
 
@@ -406,7 +484,7 @@ def register_guardianship(
     ``subject_not_found``.
     """
     try:
-        resident = parse_resident_id(ward_id_number)
+        resident = parse_resident_id(ward_id_number, today or china_today())
     except InvalidIdentifier as exc:
         raise _bad(exc.code, str(exc)) from None
     limit = load_consent_settings().guardianship_age

@@ -76,13 +76,19 @@ class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A person's login; ``id_number`` and ``name`` only (and always) for role subject."""
+    """A person's login; ``id_number`` and ``name`` only (and always) for role subject,
+    which may also carry ``mobile``, ``address`` and ``bank_card`` (optional; validated
+    and stored encrypted; refused for a person already registered)."""
 
     username: Annotated[str, msgspec.Meta(max_length=64)]
     password: Annotated[str, msgspec.Meta(max_length=256)]
     role: Literal["subject", "guardian", "auditor", "operator"]
     id_number: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     name: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    # Upper bounds only; the registry's rules give the specific codes (mobile_invalid, ...).
+    mobile: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    address: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    bank_card: Annotated[str, msgspec.Meta(max_length=32)] | None = None
 
 
 class GuardianshipIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -215,10 +221,14 @@ def reactivate_provider(principal: Operator, services: Svc, provider_id: FromPat
 @post("/v1/admin/accounts", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
       summary="Register a person's account")
 def create_account(principal: Operator, services: Svc, data: JSONBody[AccountIn]) -> dict[str, Any]:
-    """Register a login; for a subject, link (or register, encrypted) the person by ID number."""
+    """Register a login; for a subject, link (or register, encrypted) the person by ID number.
+
+    A subject's ``mobile``, ``address`` and ``bank_card`` are optional and stored only for a
+    person not yet registered (409 ``subject_exists_contact_not_stored`` otherwise)."""
     account = register_account(
         services, actor=Actor.of(principal), username=data.username, password=data.password, role=data.role,
-        id_number=data.id_number, name=data.name,
+        id_number=data.id_number, name=data.name, mobile=data.mobile, address=data.address,
+        bank_card=data.bank_card,
     )
     return account_view(account)
 

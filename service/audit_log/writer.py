@@ -35,7 +35,7 @@ from audit import (
 from service.db.engine import IMMEDIATE, driver_sql
 from service.db.raw import RawConnection
 from service.observability.logging import get_logger
-from service.observability.metrics import AUDIT_APPENDS, AUDIT_BATCH_SIZE, AUDIT_FAILURES
+from service.observability.metrics import AUDIT_APPENDS, AUDIT_BATCH_SIZE, AUDIT_COMMIT_SECONDS, AUDIT_FAILURES
 
 log = get_logger("creditgate.audit")
 _STOP = object()
@@ -266,8 +266,10 @@ class AuditWriter:
                 return
 
     def _commit_batch(self, batch: list[tuple[AuditEvent, Any]]) -> None:
+        started = time.perf_counter()
         try:
             entries = self._commit([ev for ev, _ in batch])
+            AUDIT_COMMIT_SECONDS.observe(time.perf_counter() - started)
         except Exception as exc:
             self._settle(batch, exc)
             return

@@ -42,6 +42,15 @@ def main() -> None:
 # --- serve -------------------------------------------------------------------------------------
 
 
+def _check_policy_data() -> None:
+    from policies import PolicyDataError, load_all_policy_data
+
+    try:
+        load_all_policy_data()
+    except PolicyDataError as exc:
+        raise click.ClickException(f"policy data is invalid, the service will not start: {exc}") from None
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to bind (CREDITGATE_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (CREDITGATE_PORT, default 8000).")
@@ -56,6 +65,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         load_keyring(settings.key_file, settings.master_key, settings.previous_master_keys)
     except KeyError_ as exc:
         raise click.ClickException(str(exc)) from None
+    _check_policy_data()
     Granian(
         "service.http.app:create_app",
         address=host or settings.host,

@@ -31,7 +31,7 @@ RECEIPT_TYPE = "consent-receipt+jwt"
 # One statement, so the database orders every use against every revocation.
 _CONSUME = (
     "UPDATE consents SET uses = uses + 1 WHERE id = ? AND institution_id = ? AND purpose = ? "
-    "AND state = 'active' AND uses < max_uses AND valid_from <= ? AND valid_until > ?"
+    "AND state = 'active' AND uses < max_uses AND valid_from <= ? AND valid_until > ? RETURNING uses"
 )
 
 
@@ -167,23 +167,24 @@ class ConsentService:
             select(Subject.id).where(Subject.id_number_index == req.subject_index)  # type: ignore[call-overload,arg-type]
         ).scalar_one_or_none()
 
-    def _age_today(self, session: Session, subject_id: str, now: datetime) -> int | None:
-        birth = self._svc.gate.birth_date(of_session(session), subject_id)
+    def _age_today(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> int | None:
+        birth = self._svc.gate.birth_date(of_session(session), principal.viewer(), subject_id)
         return None if birth is None else age_on(birth, now.astimezone(CHINA_STANDARD_TIME).date())
 
     def _may_grant_for(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> None:
         """Only the subject (of age) or a registered guardian of a minor may turn a request into a consent."""
         limit = load_consent_settings().guardianship_age
-        age = self._age_today(session, subject_id, now)
         if principal.role is Role.SUBJECT:
             if principal.subject_id != subject_id:
                 raise ConsentNotFound
+            age = self._age_today(session, principal, subject_id, now)
             if age is None or age < limit:
                 raise ConsentForbidden("subject_is_minor", f"a subject under {limit} cannot grant; a guardian can")
             return
         if principal.role is Role.GUARDIAN:
             if subject_id not in principal.wards:
                 raise ConsentNotFound
+            age = self._age_today(session, principal, subject_id, now)
             if age is None or age >= limit:
                 raise ConsentForbidden("ward_of_age", f"the ward is {limit} or older and decides alone")
             return
@@ -216,7 +217,9 @@ class ConsentService:
             valid_until=data.valid_until, max_queries=data.max_queries,
             institution_type=principal.institution_type, permitted_purposes=principal.permitted_purposes, now=now,
         )
-        index = self._svc.blind_index.compute(normalize_resident_id(data.id_number))
+        index = self._svc.blind_index.compute(
+            normalize_resident_id(data.id_number, now.astimezone(CHINA_STANDARD_TIME).date())
+        )
         req = ConsentRequest(
             id=_new_id(), institution_id=principal.institution_id, subject_index=index, purpose=terms.purpose,
             categories=sorted(terms.categories), valid_days=terms.valid_days, valid_until=terms.valid_until,
@@ -406,12 +409,19 @@ class ConsentService:
     # --- use and expiry --------------------------------------------------------------------
 
     @staticmethod
-    def consume(db: RawConnection, consent_id: str, institution_id: str, purpose: str, now: datetime) -> bool:
+    def take_use(db: RawConnection, consent_id: str, institution_id: str, purpose: str, now: datetime) -> int | None:
         """Take one use of a consent, atomically, if it is active, held by this institution,
-        for this purpose, inside its window and not exhausted. Revocation and this update
-        are ordered by the database, so a query after a committed revocation gets False."""
+        for this purpose, inside its window and not exhausted; the uses count after it, or
+        None. Revocation and this update are ordered by the database, so a query after a
+        committed revocation gets None."""
         at = db.bind_datetime(now)
-        return db.execute(_CONSUME, (consent_id, institution_id, purpose, at, at)) == 1
+        row = db.one(_CONSUME, (consent_id, institution_id, purpose, at, at))
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def consume(db: RawConnection, consent_id: str, institution_id: str, purpose: str, now: datetime) -> bool:
+        """:meth:`take_use`, as whether a use was taken."""
+        return ConsentService.take_use(db, consent_id, institution_id, purpose, now) is not None
 
     def _expire_request(self, s: Session, req: ConsentRequest, subject: str | None, http_request_id: str | None,
                         now: datetime) -> None:

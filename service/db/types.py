@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from policies.access import CHINA_STANDARD_TIME
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,3 +42,8 @@ def iso_z(value: datetime) -> str:
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def china_today() -> date:
+    """Today's date in China (UTC+8): the civil date of ID numbers and decisions."""
+    return datetime.now(CHINA_STANDARD_TIME).date()

@@ -28,6 +28,7 @@ from policies import (
     Role,
     Viewer,
     decide,
+    decide_age_check,
     load_masking_policy,
     parse_resident_id,
 )
@@ -113,29 +114,24 @@ class AccessGate:
         self._writer = writer
         self._masking = masking or load_masking_policy()
 
-    def birth_date(self, db: RawConnection, subject_id: str) -> date | None:
-        """The subject's birth date, for age rules (guardianship, who may grant consent).
+    def birth_date(self, db: RawConnection, viewer: Viewer, subject_id: str) -> date | None:
+        """The subject's birth date, for an age rule about ``viewer`` (may the subject
+        grant consent; is a ward still under the guardianship age). None when the policy
+        says it is none of the viewer's business, or the subject is unknown.
 
         Only the date leaves the gate, never the ID number it is read from.
         """
         subject = load_subject(db, subject_id)
-        return None if subject is None else self._birth_date(db, subject)
+        return None if subject is None else self._birth_date(db, viewer, subject)
 
-    def _birth_date(self, db: RawConnection, subject: SubjectRow) -> date | None:
-        # The guardianship rule needs the ward's age, which only the encrypted ID
-        # number holds; this narrow grant opens that one field, for the decision
-        # only, and its value never leaves this method.
-        probe = Decision(
-            allowed=True,
-            reason="guardianship_age_check",
-            subject_id=subject.id,
-            role=Role.GUARDIAN,
-            categories=frozenset(),
-            fields=frozenset({FieldKind.ID_NUMBER}),
-            consent_id=None,
-            purpose=None,
-        )
-        opened = self._vault.decrypt(issue(probe), db, subject.id, {"id_number": _sealed(subject, "id_number")})
+    def _birth_date(self, db: RawConnection, viewer: Viewer, subject: SubjectRow) -> date | None:
+        # Age rules need the birth date, which only the encrypted ID number holds. The
+        # policy allows that one field to be opened for the subject or a guardian, for
+        # the decision only; its value never leaves this method.
+        decision = decide_age_check(viewer, subject.id)
+        if not decision.allowed:
+            return None
+        opened = self._vault.decrypt(issue(decision), db, subject.id, {"id_number": _sealed(subject, "id_number")})
         try:
             return parse_resident_id(opened["id_number"] or "").birth_date
         except InvalidIdentifier:
@@ -178,8 +174,8 @@ class AccessGate:
         now = now or utcnow()
         subject = load_subject(db, subject_id)
         birth = None
-        if subject is not None and viewer.role == Role.GUARDIAN and subject_id in viewer.wards:
-            birth = self._birth_date(db, subject)
+        if subject is not None and viewer.role == Role.GUARDIAN:
+            birth = self._birth_date(db, viewer, subject)
         decision = decide(
             AccessRequest(
                 viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,

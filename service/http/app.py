@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from policies import load_all_policy_data
 from service.admin.routes import ROUTES as ADMIN_ROUTES
 from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
@@ -59,6 +60,8 @@ def create_app(
 ) -> CreditGateApp:
     """Build the app; ``services`` may be injected by tests, else built from ``settings``."""
     settings = settings or (services.settings if services else Settings.from_env())
+    # A broken policy file stops the service here, naming the file and the key.
+    load_all_policy_data()
     configure_logging(settings.log_level)
     svc = services or build_services(settings)
 

@@ -50,7 +50,10 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
 #: Kinds of record provider / deciding department (信源单位 / 认定部门). The catalog
 #: (``policies/data/catalog.toml``, ``[provider_types]``) is the single source: a
 #: provider can only be registered with a type that catalog items name.
-PROVIDER_TYPES: frozenset[str] = frozenset(load_provider_types())
+def provider_types() -> frozenset[str]:
+    """The provider types a provider may be registered with. Read when asked, not at
+    import, so that a broken catalog leaves the command line usable for repairs."""
+    return frozenset(load_provider_types())
 
 # --- handles and passwords ----------------------------------------------------------------------
 

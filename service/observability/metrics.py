@@ -21,6 +21,11 @@ AUDIT_BATCH_SIZE = Histogram(
     "creditgate_audit_batch_entries", "Entries per audit commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
     registry=REGISTRY,
 )
+AUDIT_COMMIT_SECONDS = Histogram(
+    "creditgate_audit_commit_seconds", "Time to write and durably commit one audit batch",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    registry=REGISTRY,
+)
 GATE_DECISIONS = Counter(
     "creditgate_gate_decisions_total", "Access gate decisions", ["decision", "reason"], registry=REGISTRY
 )

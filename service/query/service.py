@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -73,6 +73,8 @@ class PreparedQuery:
     consent: StoredConsent | None
     read: PendingRead | None
     denial: AuditEvent | None = None
+    #: Filled in at commit time by the use claim: the consent's uses after this query.
+    taken: dict[str, int] = field(default_factory=dict)
 
     @property
     def event(self) -> AuditEvent:
@@ -109,10 +111,13 @@ class QueryService:
                 )
                 return PreparedQuery(query_id, purpose, now, today, None, None, denial)
             view = stored.view
+            taken: dict[str, int] = {}
 
             def claim(conn: RawConnection) -> str | None:
                 # Runs inside the audit commit: the database orders it against revocation.
-                if ConsentService.consume(conn, consent_id, institution_id, purpose, now):
+                uses = ConsentService.take_use(conn, consent_id, institution_id, purpose, now)
+                if uses is not None:
+                    taken["uses"] = uses
                     return None
                 row = conn.one(_CONSENT_STATE, (consent_id,))
                 if row is None:
@@ -126,7 +131,7 @@ class QueryService:
                 records=lambda d: records.for_institution(db, view.subject_id, d, today),
                 details={"query_id": query_id},
             )
-        return PreparedQuery(query_id, purpose, now, today, stored, read)
+        return PreparedQuery(query_id, purpose, now, today, stored, read, taken=taken)
 
     def finish_query(self, prepared: PreparedQuery, entry: AuditEntry) -> tuple[dict[str, Any], str]:
         """The signed report, once ``entry`` (the prepared event's entry) is committed.
@@ -142,7 +147,7 @@ class QueryService:
             "issuer": self._svc.settings.issuer,
             "institution": {"id": consent.institution_id, "name": prepared.consent.institution_name},
             "consent": {"id": consent.id, "purpose": consent.purpose, "categories": sorted(result.decision.categories),
-                        "uses": consent.uses + 1, "max_uses": consent.max_uses},
+                        "uses": prepared.taken["uses"], "max_uses": consent.max_uses},
             "subject": {k: v for k, v in result.fields.items() if v is not None},
             "records": [records.record_view(r, prepared.today) for r in result.records],
             "audit_seq": result.audit_seq,

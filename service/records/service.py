@@ -338,7 +338,8 @@ class RecordService:
 
         Raises InvalidIdentifier, RecordRuleError, RecordConflict or ProviderInactive.
         """
-        resident = parse_resident_id(new.id_number)  # InvalidIdentifier carries the stable code
+        # InvalidIdentifier carries the stable code; a birth date after today is one too.
+        resident = parse_resident_id(new.id_number, now.astimezone(CHINA_STANDARD_TIME).date())
         digest = self.digest(new)
         if idempotency_key is not None:
             found = self.find_by_key(provider_id, idempotency_key)

@@ -13,6 +13,7 @@ from policies import normalize_resident_id
 from service.crypto.blind_index import BlindIndex
 from service.crypto.vault import FieldPlace, FieldVault
 from service.db.raw import RawConnection, as_bytes
+from service.db.types import china_today
 from service.subjects.models import SUBJECT_FIELD_COLUMNS, Subject
 
 _SEALED = tuple(SUBJECT_FIELD_COLUMNS.values())
@@ -62,7 +63,7 @@ def find_subject_id(session: Session, index: BlindIndex, id_number: str) -> str 
 def register_subject(session: Session, vault: FieldVault, index: BlindIndex, data: SubjectData) -> tuple[str, bool]:
     """Return (subject id, created). An existing subject is found by blind index and
     left unchanged; a new one is stored with every personal field encrypted."""
-    number = normalize_resident_id(data.id_number)
+    number = normalize_resident_id(data.id_number, china_today())
     existing = find_subject_id(session, index, number)
     if existing is not None:
         return existing, False

@@ -12,6 +12,7 @@ from policies.access import (
     Reason,
     Viewer,
     decide,
+    decide_age_check,
 )
 from policies.masking import FieldKind, Role, parse_masking_policy
 from policies.purposes import ConsentSettings, Purpose, load_categories, load_purposes
@@ -75,6 +76,7 @@ def test_reason_codes_are_stable() -> None:
         "self",
         "guardian",
         "consent",
+        "age_check",
         "not_self",
         "not_guardian",
         "ward_age_unknown",
@@ -412,3 +414,22 @@ def test_naive_now_is_rejected() -> None:
 def test_purpose_object_is_the_declared_shape() -> None:
     assert isinstance(LOAN, Purpose)
     assert LOAN.max_queries == 3
+
+
+# --- age checks -------------------------------------------------------------
+
+
+def test_age_check_is_for_the_subject_and_their_guardians_only() -> None:
+    me = decide_age_check(Viewer(role=Role.SUBJECT, actor_id="a", subject_id=SUBJECT), SUBJECT)
+    assert me.allowed and me.reason == "age_check" and me.fields == {FieldKind.ID_NUMBER}
+    assert me.categories == frozenset()
+    parent = decide_age_check(Viewer(role=Role.GUARDIAN, actor_id="g", wards=frozenset({SUBJECT})), SUBJECT)
+    assert parent.allowed and parent.fields == {FieldKind.ID_NUMBER}
+    for viewer, reason in (
+        (Viewer(role=Role.SUBJECT, actor_id="a", subject_id="someone-else"), "not_self"),
+        (Viewer(role=Role.GUARDIAN, actor_id="g", wards=frozenset({"another-ward"})), "not_guardian"),
+        (institution(), "not_guardian"),
+        (Viewer(role=Role.AUDITOR, actor_id="x"), "not_guardian"),
+    ):
+        refused = decide_age_check(viewer, SUBJECT)
+        assert (refused.allowed, refused.reason, refused.fields) == (False, reason, frozenset())

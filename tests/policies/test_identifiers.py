@@ -89,11 +89,16 @@ def test_feb_29_birth_in_leap_year_is_valid() -> None:
     assert parse_resident_id(number, today=TODAY).birth_date == date(2000, 2, 29)
 
 
-def test_default_today_accepts_past_and_rejects_far_future() -> None:
+def test_without_today_only_the_calendar_is_checked() -> None:
+    # Policies read no clock: the future-birth rule applies when the caller names today.
     assert parse_resident_id(CANONICAL).birth_date == date(1949, 12, 31)
+    future = with_check_digit("11010599991231002")
+    assert parse_resident_id(future).birth_date == date(9999, 12, 31)
     with pytest.raises(InvalidIdentifier) as info:
-        parse_resident_id(with_check_digit("11010599991231002"))
+        parse_resident_id(future, today=TODAY)
     assert info.value.code == "id_number_birth_date"
+    with pytest.raises(InvalidIdentifier):
+        parse_resident_id(with_check_digit("11010519000229002"))  # 1900 was not a leap year
 
 
 # --- resident ID: failures ------------------------------------------------

@@ -6,30 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner
-
-from service.cli.main import main
 from service.config import Settings
 from service.identity.credentials import hash_client_secret
 from service.identity.models import Account, Guardianship, Institution, OAuthClient
 from service.runtime import build_services
 from service.subjects.repository import find_subject_id
+from tests.service.admin.conftest import run_cli as _run
 from tests.service.identity.tokens import new_client_key, new_resident_id, new_uscc
-
-
-@pytest.fixture
-def env(tmp_path: Path, db_url: str, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("CREDITGATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CREDITGATE_DATABASE_URL", db_url)
-    monkeypatch.setenv("CREDITGATE_KEY_FILE", str(key_file))
-    return Settings.from_env()
-
-
-def _run(*args: str, input: str | None = None, ok: bool = True) -> Any:
-    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-    assert (result.exit_code == 0) is ok, result.output
-    return result
 
 
 def _json(result: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,11 +11,11 @@ from sqlalchemy import func, select
 
 from policies import Role, make_uscc
 from service.audit_log.models import AuditEntryRow
-from service.http.app import create_app
 from service.identity.credentials import hash_client_secret
 from service.identity.models import Account, Guardianship, Institution, OAuthClient
 from service.runtime import Services
 from service.subjects.repository import find_subject_id
+from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import (
     basic_auth,
     issue_token_for,
@@ -29,15 +28,6 @@ from tests.service.identity.tokens import (
 PERSON_NAME = "欧阳娜娜"
 
 
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(services=services), raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def op(services: Services) -> dict[str, str]:
-    return issue_token_for(services, Role.OPERATOR).headers
 
 
 def _audit(services: Services) -> list[dict[str, Any]]:
@@ -46,12 +36,6 @@ def _audit(services: Services) -> list[dict[str, Any]]:
     return [json.loads(bytes(b)) for b in bodies]
 
 
-def _problem(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    body = resp.json()
-    assert body["code"] == code, body
-    return body
 
 
 def _institution(**over: Any) -> dict[str, Any]:
@@ -95,11 +79,11 @@ def test_register_institution_with_a_public_key(client: TestClient[Any], service
     assert "client_secret" not in resp.json()["client"]
     private = client.post("/v1/admin/institutions", headers=op,
                           json=_institution(auth_method="private_key_jwt", jwk=key.as_dict(private=True)))
-    _problem(private, 400, "private_key_material")
-    _problem(client.post("/v1/admin/institutions", headers=op, json=_institution(auth_method="private_key_jwt")),
+    assert_problem(private, 400, "private_key_material")
+    assert_problem(client.post("/v1/admin/institutions", headers=op, json=_institution(auth_method="private_key_jwt")),
              400, "jwk_required")
     rsa = {"kty": "RSA", "n": "abc", "e": "AQAB"}
-    _problem(client.post("/v1/admin/institutions", headers=op,
+    assert_problem(client.post("/v1/admin/institutions", headers=op,
                          json=_institution(auth_method="private_key_jwt", jwk=rsa)), 400, "unsupported_key_type")
 
 
@@ -119,14 +103,14 @@ def test_register_institution_with_a_public_key(client: TestClient[Any], service
 )
 def test_institution_validation(client: TestClient[Any], services: Services, op: dict[str, str],
                                 over: dict[str, Any], code: str) -> None:
-    _problem(client.post("/v1/admin/institutions", json=_institution(**over), headers=op), 400, code)
+    assert_problem(client.post("/v1/admin/institutions", json=_institution(**over), headers=op), 400, code)
     with services.session() as s:
         assert s.execute(select(func.count()).select_from(Institution)).scalar_one() == 0  # nothing was written
 
 
 def test_malformed_bodies_are_400(client: TestClient[Any], op: dict[str, str]) -> None:
     for body in (_institution(extra="x"), {"name": "x"}, _institution(auth_method="client_secret_post")):
-        _problem(client.post("/v1/admin/institutions", json=body, headers=op), 400, "validation_error")
+        assert_problem(client.post("/v1/admin/institutions", json=body, headers=op), 400, "validation_error")
 
 
 def test_duplicate_uscc_is_409_and_suspension(client: TestClient[Any], services: Services,
@@ -134,7 +118,7 @@ def test_duplicate_uscc_is_409_and_suspension(client: TestClient[Any], services:
     data = _institution()
     first = client.post("/v1/admin/institutions", json=data, headers=op)
     assert first.status_code == 201
-    _problem(client.post("/v1/admin/institutions", json={**data, "uscc": data["uscc"].lower()}, headers=op), 409,
+    assert_problem(client.post("/v1/admin/institutions", json={**data, "uscc": data["uscc"].lower()}, headers=op), 409,
              "institution_exists")
     inst_id = first.json()["id"]
     suspended = client.post(f"/v1/admin/institutions/{inst_id}/suspend", headers=op)
@@ -145,7 +129,7 @@ def test_duplicate_uscc_is_409_and_suspension(client: TestClient[Any], services:
     assert back.json()["status"] == "active"
     actions = [e["action"] for e in _audit(services) if e["details"].get("institution_id") == inst_id]
     assert actions == ["admin.institution.register", "admin.institution.suspend", "admin.institution.reactivate"]
-    _problem(client.post("/v1/admin/institutions/nope/suspend", headers=op), 404, "institution_not_found")
+    assert_problem(client.post("/v1/admin/institutions/nope/suspend", headers=op), 404, "institution_not_found")
 
 
 # --- providers ----------------------------------------------------------------------------------
@@ -155,10 +139,10 @@ def test_register_provider(client: TestClient[Any], op: dict[str, str]) -> None:
     data = {"name": "某市中级人民法院", "uscc": new_uscc(), "provider_type": "court"}
     resp = client.post("/v1/admin/providers", json=data, headers=op)
     assert resp.status_code == 201 and resp.json()["client"]["client_secret"]
-    _problem(client.post("/v1/admin/providers", json=data, headers=op), 409, "provider_exists")
-    _problem(client.post("/v1/admin/providers", json={**data, "uscc": new_uscc(), "provider_type": "oracle"},
+    assert_problem(client.post("/v1/admin/providers", json=data, headers=op), 409, "provider_exists")
+    assert_problem(client.post("/v1/admin/providers", json={**data, "uscc": new_uscc(), "provider_type": "oracle"},
                          headers=op), 400, "unknown_provider_type")
-    _problem(client.post("/v1/admin/providers/missing/suspend", headers=op), 404, "provider_not_found")
+    assert_problem(client.post("/v1/admin/providers/missing/suspend", headers=op), 404, "provider_not_found")
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -183,7 +167,7 @@ def test_register_subject_account_keeps_no_personal_data_in_clear(
     dup = client.post("/v1/admin/accounts", headers=op, json={
         "username": "li.na-again", "password": "a long enough passphrase", "role": "subject",
         "id_number": number, "name": PERSON_NAME})
-    _problem(dup, 409, "subject_has_account")
+    assert_problem(dup, 409, "subject_has_account")
     assert number not in dup.text and PERSON_NAME not in dup.text
     audit = json.dumps(_audit(services), ensure_ascii=False)
     assert number not in audit and PERSON_NAME not in audit
@@ -215,7 +199,7 @@ def test_account_validation(client: TestClient[Any], services: Services, op: dic
                             status: int, code: str) -> None:
     payload = {"password": "a long enough passphrase", **body}
     resp = client.post("/v1/admin/accounts", json=payload, headers=op)
-    _problem(resp, status, code)
+    assert_problem(resp, status, code)
     for value in (payload.get("id_number"), payload.get("name"), payload["password"]):
         if value:
             assert value not in resp.text
@@ -228,11 +212,11 @@ def test_duplicate_username_and_disable(client: TestClient[Any], services: Servi
     data = {"username": "auditor-zhao", "password": "a long enough passphrase", "role": "auditor"}
     created = client.post("/v1/admin/accounts", json=data, headers=op)
     assert created.status_code == 201
-    _problem(client.post("/v1/admin/accounts", json=data, headers=op), 409, "username_taken")
+    assert_problem(client.post("/v1/admin/accounts", json=data, headers=op), 409, "username_taken")
     account_id = created.json()["id"]
     assert client.post(f"/v1/admin/accounts/{account_id}/disable", headers=op).json()["status"] == "disabled"
     assert client.post(f"/v1/admin/accounts/{account_id}/enable", headers=op).json()["status"] == "active"
-    _problem(client.post("/v1/admin/accounts/unknown/disable", headers=op), 404, "account_not_found")
+    assert_problem(client.post("/v1/admin/accounts/unknown/disable", headers=op), 404, "account_not_found")
 
 
 # --- guardianships ------------------------------------------------------------------------------
@@ -243,7 +227,7 @@ def test_guardianship_rules(client: TestClient[Any], services: Services, op: dic
     child = new_resident_id(age=9)
     unknown = client.post("/v1/admin/guardianships", headers=op,
                           json={"guardian_account_id": parent.id, "ward_id_number": child})
-    _problem(unknown, 404, "subject_not_found")
+    assert_problem(unknown, 404, "subject_not_found")
     resp = client.post("/v1/admin/guardianships", headers=op,
                        json={"guardian_account_id": parent.id, "ward_id_number": child, "ward_name": PERSON_NAME})
     assert resp.status_code == 201, resp.text
@@ -251,11 +235,11 @@ def test_guardianship_rules(client: TestClient[Any], services: Services, op: dic
     link = resp.json()
     with services.session() as s:
         assert find_subject_id(s, services.blind_index, child) == link["ward_subject_id"]
-    _problem(client.post("/v1/admin/guardianships", headers=op,
+    assert_problem(client.post("/v1/admin/guardianships", headers=op,
                          json={"guardian_account_id": parent.id, "ward_id_number": child}), 409,
              "guardianship_exists")
     adult = new_resident_id(age=14)
-    _problem(client.post("/v1/admin/guardianships", headers=op,
+    assert_problem(client.post("/v1/admin/guardianships", headers=op,
                          json={"guardian_account_id": parent.id, "ward_id_number": adult, "ward_name": "x"}), 422,
              "ward_not_minor")
     almost = new_resident_id(age=13)
@@ -263,17 +247,17 @@ def test_guardianship_rules(client: TestClient[Any], services: Services, op: dic
                      json={"guardian_account_id": parent.id, "ward_id_number": almost, "ward_name": "小红"})
     assert ok.status_code == 201
     not_guardian = make_account(services, Role.AUDITOR)
-    _problem(client.post("/v1/admin/guardianships", headers=op,
+    assert_problem(client.post("/v1/admin/guardianships", headers=op,
                          json={"guardian_account_id": not_guardian.id, "ward_id_number": child}), 409,
              "account_not_guardian")
-    _problem(client.post("/v1/admin/guardianships", headers=op,
+    assert_problem(client.post("/v1/admin/guardianships", headers=op,
                          json={"guardian_account_id": "nobody", "ward_id_number": child}), 404, "account_not_found")
-    _problem(client.post("/v1/admin/guardianships", headers=op,
+    assert_problem(client.post("/v1/admin/guardianships", headers=op,
                          json={"guardian_account_id": parent.id, "ward_id_number": "110105201501010000"}), 400,
              "id_number_checksum")
     ended = client.post(f"/v1/admin/guardianships/{link['id']}/end", headers=op)
     assert ended.status_code == 200 and ended.json()["ended_at"]
-    _problem(client.post(f"/v1/admin/guardianships/{link['id']}/end", headers=op), 409, "guardianship_ended")
+    assert_problem(client.post(f"/v1/admin/guardianships/{link['id']}/end", headers=op), 409, "guardianship_ended")
     # After it ended, the same pair can be linked again.
     again = client.post("/v1/admin/guardianships", headers=op,
                         json={"guardian_account_id": parent.id, "ward_id_number": child})
@@ -298,7 +282,7 @@ def test_auditor_tool_and_rotation(client: TestClient[Any], services: Services, 
     assert token.status_code == 200
     claims = services.tokens.verify(token.json()["access_token"])
     assert claims["role"] == "auditor" and claims["scope"] == "audit:read"
-    _problem(client.post("/v1/admin/clients", headers=op,
+    assert_problem(client.post("/v1/admin/clients", headers=op,
                          json={"owner_type": "auditor_tool", "owner_id": make_account(services, "guardian").id}),
              409, "account_not_auditor")
     revoked = client.post(f"/v1/admin/clients/{creds['client_id']}/revoke", headers=op)
@@ -306,7 +290,7 @@ def test_auditor_tool_and_rotation(client: TestClient[Any], services: Services, 
     refused = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                           headers=basic_auth(creds["client_id"], creds["client_secret"]))
     assert refused.status_code == 401
-    _problem(client.post("/v1/admin/clients", headers=op, json={"owner_type": "institution", "owner_id": "zz"}),
+    assert_problem(client.post("/v1/admin/clients", headers=op, json={"owner_type": "institution", "owner_id": "zz"}),
              404, "institution_not_found")
 
 
@@ -315,8 +299,8 @@ def test_an_admin_token_without_the_admin_scope_is_refused(client: TestClient[An
 
     operator = make_account(services, Role.OPERATOR)
     narrow = token_for_account(services, operator, scope="me")
-    _problem(client.post("/v1/admin/institutions", json=_institution(), headers=narrow.headers), 403,
+    assert_problem(client.post("/v1/admin/institutions", json=_institution(), headers=narrow.headers), 403,
              "insufficient_scope")
     bank = issue_token_for(services, Role.INSTITUTION)
-    _problem(client.post("/v1/admin/institutions", json=_institution(), headers=bank.headers), 403,
+    assert_problem(client.post("/v1/admin/institutions", json=_institution(), headers=bank.headers), 403,
              "forbidden_role")

@@ -36,6 +36,7 @@ from service.identity.jose import StrictJWSRegistry, okp_key
 from service.identity.models import Account, Guardianship
 from service.identity.principal import Principal
 from service.runtime import Services
+from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import issue_token_for, new_resident_id
 
 ALL = (Role.SUBJECT, Role.GUARDIAN, Role.INSTITUTION, Role.PROVIDER, Role.AUDITOR, Role.OPERATOR)
@@ -88,12 +89,6 @@ def api(services: Services) -> Iterator[TestClient[Any]]:
         yield c
 
 
-def _problem(resp: Any, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    assert resp.json()["code"] == code
-    if status == 401:
-        assert resp.headers["www-authenticate"].startswith('Bearer realm="creditgate"')
 
 
 def _b64(obj: dict[str, Any]) -> str:
@@ -126,15 +121,15 @@ def test_principal_of_each_kind(api: TestClient[Any], services: Services) -> Non
 
 
 def test_missing_or_malformed_authorization(api: TestClient[Any]) -> None:
-    _problem(api.get("/test/whoami"), 401, "unauthorized")
+    assert_problem(api.get("/test/whoami"), 401, "unauthorized")
     for header in ("Basic abc", "Bearer", "Bearer a b", "bearer"):
-        _problem(api.get("/test/whoami", headers={"Authorization": header}), 401, "unauthorized")
-    _problem(api.get("/test/whoami", headers={"Authorization": "Bearer not-a-jwt"}), 401, "token_invalid")
+        assert_problem(api.get("/test/whoami", headers={"Authorization": header}), 401, "unauthorized")
+    assert_problem(api.get("/test/whoami", headers={"Authorization": "Bearer not-a-jwt"}), 401, "token_invalid")
 
 
 def test_expired_token(api: TestClient[Any], services: Services) -> None:
     old = issue_token_for(services, Role.SUBJECT, now=int(time.time()) - 3600)
-    _problem(api.get("/test/whoami", headers=old.headers), 401, "token_expired")
+    assert_problem(api.get("/test/whoami", headers=old.headers), 401, "token_expired")
     assert 'error="invalid_token"' in api.get("/test/whoami", headers=old.headers).headers["www-authenticate"]
     # Inside the clock-skew leeway it still works; beyond it, it does not.
     edge = issue_token_for(services, Role.SUBJECT, ttl=60, now=int(time.time()) - 75)
@@ -185,37 +180,37 @@ def test_suspension_takes_effect_at_once(api: TestClient[Any], services: Service
     bank = issue_token_for(services, Role.INSTITUTION)
     assert api.get("/test/institution", headers=bank.headers).status_code == 200
     set_institution_status(services, actor=OP, institution_id=bank.actor_id, status="suspended")
-    _problem(api.get("/test/institution", headers=bank.headers), 403, "institution_suspended")
+    assert_problem(api.get("/test/institution", headers=bank.headers), 403, "institution_suspended")
     assert api.get("/test/whoami", headers=bank.headers).json()["active"] is False
     set_institution_status(services, actor=OP, institution_id=bank.actor_id, status="active")
     assert api.get("/test/institution", headers=bank.headers).status_code == 200
     court = issue_token_for(services, Role.PROVIDER)
     assert api.get("/test/provider", headers=court.headers).status_code == 200
     set_provider_status(services, actor=OP, provider_id=court.actor_id, status="suspended")
-    _problem(api.get("/test/provider", headers=court.headers), 403, "provider_suspended")
+    assert_problem(api.get("/test/provider", headers=court.headers), 403, "provider_suspended")
 
 
 def test_revoked_client_disabled_or_locked_account(api: TestClient[Any], services: Services) -> None:
     bank = issue_token_for(services, Role.INSTITUTION)
     revoke_client(services, actor=OP, client_id=bank.client_id)
-    _problem(api.get("/test/whoami", headers=bank.headers), 401, "unauthorized")
+    assert_problem(api.get("/test/whoami", headers=bank.headers), 401, "unauthorized")
     auditor = issue_token_for(services, Role.AUDITOR)
     set_account_status(services, actor=OP, account_id=auditor.actor_id, status="disabled")
-    _problem(api.get("/test/whoami", headers=auditor.headers), 401, "unauthorized")
+    assert_problem(api.get("/test/whoami", headers=auditor.headers), 401, "unauthorized")
     set_account_status(services, actor=OP, account_id=auditor.actor_id, status="active")
     assert api.get("/test/whoami", headers=auditor.headers).status_code == 200
     person = issue_token_for(services, Role.SUBJECT)
     with services.session() as s, s.begin():
         s.execute(update(Account).where(Account.id == person.actor_id)  # type: ignore[arg-type]
                   .values(locked_until=utcnow() + timedelta(minutes=15)))
-    _problem(api.get("/test/whoami", headers=person.headers), 401, "unauthorized")
+    assert_problem(api.get("/test/whoami", headers=person.headers), 401, "unauthorized")
 
 
 def test_role_claim_must_match_the_live_account(api: TestClient[Any], services: Services) -> None:
     person = issue_token_for(services, Role.SUBJECT)
     lying = services.tokens.issue(subject=person.actor_id, client_id="creditgate-web", role="operator",
                                   scope="admin")
-    _problem(api.get("/test/whoami", headers={"Authorization": f"Bearer {lying.access_token}"}), 401,
+    assert_problem(api.get("/test/whoami", headers={"Authorization": f"Bearer {lying.access_token}"}), 401,
              "unauthorized")
 
 
@@ -226,8 +221,8 @@ def test_scope_requirement(api: TestClient[Any], services: Services) -> None:
     from tests.service.identity.tokens import token_for_account
 
     narrow = token_for_account(services, full.account, scope="me")
-    _problem(api.get("/test/auditor-with-scope", headers=narrow.headers), 403, "insufficient_scope")
-    _problem(api.get("/test/auditor-with-scope", headers=issue_token_for(services, Role.OPERATOR).headers), 403,
+    assert_problem(api.get("/test/auditor-with-scope", headers=narrow.headers), 403, "insufficient_scope")
+    assert_problem(api.get("/test/auditor-with-scope", headers=issue_token_for(services, Role.OPERATOR).headers), 403,
              "forbidden_role")
 
 

@@ -14,6 +14,7 @@ from service.audit_log.models import AuditEntryRow
 from service.consent.models import Consent
 from service.documents.signing import verify_document
 from service.query.service import REPORT_TYPE, SELF_REPORT_TYPE
+from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import issue_token_for
 from tests.service.query.conftest import Scene
 
@@ -24,10 +25,6 @@ def _audit(scene: Scene, action: str) -> list[dict[str, Any]]:
         return [e for e in (json.loads(b) for b in bodies) if e["action"] == action]
 
 
-def _problem(resp: Any, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    assert resp.json()["code"] == code
 
 
 def test_query_returns_exactly_the_visible_records_masked_and_signed(scene: Scene) -> None:
@@ -65,22 +62,22 @@ def test_categories_are_consent_intersect_purpose(scene: Scene) -> None:
 def test_every_denial_is_403_with_its_code_and_audited(scene: Scene) -> None:
     consent = scene.consent(max_queries=1)
     assert scene.query(consent).status_code == 200
-    _problem(scene.query(consent), 403, "consent_exhausted")
+    assert_problem(scene.query(consent), 403, "consent_exhausted")
     other = scene.consent()
-    _problem(scene.query(other, purpose="credit_card_approval"), 403, "purpose_mismatch")
-    _problem(scene.query(other, bank=scene.rival), 403, "consent_not_held")
-    _problem(scene.query("0" * 32), 403, "consent_not_held")
-    _problem(scene.query("not-an-id"), 400, "invalid_id")
+    assert_problem(scene.query(other, purpose="credit_card_approval"), 403, "purpose_mismatch")
+    assert_problem(scene.query(other, bank=scene.rival), 403, "consent_not_held")
+    assert_problem(scene.query("0" * 32), 403, "consent_not_held")
+    assert_problem(scene.query("not-an-id"), 400, "invalid_id")
     revoked = scene.consent()
     assert scene.http.post(f"/v1/me/consents/{revoked}/revoke", headers=scene.person.headers).status_code == 200
-    _problem(scene.query(revoked), 403, "consent_revoked")
+    assert_problem(scene.query(revoked), 403, "consent_revoked")
     lapsed = scene.consent()
     with scene.services.session() as s, s.begin():
         row = s.get(Consent, lapsed)
         assert row is not None
         s.execute(update(Consent).where(Consent.id == lapsed).values(  # type: ignore[arg-type]
             valid_from=row.valid_from - timedelta(days=40), valid_until=row.valid_from - timedelta(days=10)))
-    _problem(scene.query(lapsed), 403, "consent_expired")
+    assert_problem(scene.query(lapsed), 403, "consent_expired")
     denials = [e["reason"] for e in _audit(scene, "query") if e["decision"] == "deny"]
     assert denials == ["consent_exhausted", "purpose_mismatch", "consent_not_held", "consent_not_held",
                        "consent_revoked", "consent_expired"]
@@ -91,7 +88,7 @@ def test_bad_query_bodies(scene: Scene) -> None:
     for body, code in (({"consent_id": consent}, "validation_error"),
                        ({"consent_id": consent, "purpose": "loan_approval", "extra": 1}, "validation_error"),
                        ({"consent_id": 5, "purpose": "loan_approval"}, "validation_error")):
-        _problem(scene.http.post("/v1/queries", headers=scene.bank.headers, json=body), 400, code)
+        assert_problem(scene.http.post("/v1/queries", headers=scene.bank.headers, json=body), 400, code)
     assert _audit(scene, "query") == []
 
 
@@ -146,8 +143,8 @@ def test_access_log_lists_accesses_newest_first_and_is_audited(scene: Scene) -> 
     assert len(_audit(scene, "access_log.read")) == 2
     other = issue_token_for(scene.services, Role.SUBJECT)
     resp = scene.http.get("/v1/me/access-log", headers=other.headers, params={"subject": scene.person.subject_id})
-    _problem(resp, 404, "not_found")
-    _problem(scene.http.get("/v1/me/access-log", headers=scene.person.headers, params={"limit": 0}),
+    assert_problem(resp, 404, "not_found")
+    assert_problem(scene.http.get("/v1/me/access-log", headers=scene.person.headers, params={"limit": 0}),
              400, "validation_error")
 
 
@@ -196,3 +193,27 @@ def test_no_query_started_after_revocation_gets_data(scene: Scene) -> None:
     assert after and set(after) == {(403, "consent_revoked")}
     allowed = [e for e in _audit(scene, "query") if e["decision"] == "allow"]
     assert len(allowed) == sum(1 for _, status, _ in results if status == 200)
+
+
+def test_each_report_states_the_use_it_took_even_when_queries_race(scene: Scene) -> None:
+    """The signed report names the use the database gave it, not a count read before the claim."""
+    import threading
+
+    consent = scene.consent(purpose="post_loan_management", valid_days=365, max_queries=36,
+                            categories=["identity", "administrative_penalty"])
+    uses: list[int] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        for _ in range(4):
+            resp = scene.query(consent, purpose="post_loan_management")
+            assert resp.status_code == 200, resp.text
+            with lock:
+                uses.append(resp.json()["report"]["consent"]["uses"])
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(uses) == list(range(1, 17))

@@ -13,6 +13,7 @@ from policies import Role, load_catalog, make_resident_id
 from service.admin.registry import Actor, set_provider_status
 from service.records.models import CreditRecord
 from service.runtime import Services
+from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import Caller, issue_token_for, new_resident_id
 from tests.service.records.helpers import (
     audit_bodies,
@@ -34,12 +35,6 @@ def market(services: Services) -> Caller:
     return issue_token_for(services, Role.PROVIDER, provider_type="market_regulation")
 
 
-def _problem(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = resp.json()
-    assert body["code"] == code, body
-    return body
 
 
 def test_a_court_registers_a_dishonest_judgment_debtor(
@@ -91,69 +86,77 @@ def _market(**changes: Any) -> dict[str, Any]:
     return market_body(**changes)
 
 
-REFUSALS: list[tuple[str, str, Any, int, str]] = [
-    # check_registration, in its order
-    ("court", "unknown item", court_body(item_code="no_such_item"), 400, "item_unknown"),
-    ("court", "provider type not allowed", court_body(item_code="admin_penalty_general"), 403,
-     "provider_not_allowed"),
-    ("court", "procedure unknown", court_body(procedure="summary"), 400, "procedure_unknown"),
-    ("court", "document type not accepted", with_document(court_body(), type="court_judgment"), 400,
-     "document_type_not_accepted"),
-    ("court", "document type outside the catalog", with_document(court_body(), type="letter"), 400,
-     "document_type_not_accepted"),
-    ("court", "decision date in the future", court_body(decision_date=days_ago(-1)), 400, "decision_date_in_future"),
-    ("market", "simplified procedure", _market(procedure="simplified"), 400, "simplified_procedure_excluded"),
-    ("market", "minor first violation corrected", _market(first_violation_corrected=True), 400,
-     "minor_first_violation_exempt"),
-    # the service's own date rules
-    ("court", "document dated in the future",
-     with_document(court_body(decision_date=days_ago(0)), date=days_ago(-2)), 400, "document_date_in_future"),
-    ("court", "document after the decision", with_document(court_body(), date=days_ago(5)), 400,
-     "document_date_after_decision"),
-    ("court", "decision before birth",
-     court_body(id_number=new_resident_id(1), decision_date=days_ago(800),
-                document={"type": "enforcement_ruling", "number": "（2024）京0105执1号",
-                          "authority": "示范市朝阳区人民法院", "date": days_ago(800)}), 400,
-     "decision_before_birth"),
-    ("court", "window already over",
-     with_document(court_body(decision_date=days_ago(1095)), date=days_ago(1095)), 400, "disclosure_period_ended"),
-    # identifiers
-    ("court", "ID checksum", court_body(id_number="110105198503091234"), 400, "id_number_checksum"),
-    ("court", "ID format", court_body(id_number="11010519850309"), 400, "id_number_format"),
-    ("court", "ID birth date", court_body(id_number=make_resident_id("110105", china_today() + timedelta(days=3), 1,
-                                                                     "male")), 400, "id_number_birth_date"),
-    # strict bodies
-    ("court", "unknown top-level field", court_body(extra=1), 400, "validation_error"),
-    ("court", "unknown document field", with_document(court_body(), seal="x"), 400, "validation_error"),
-    ("court", "missing field", {k: v for k, v in court_body().items() if k != "facts"}, 400, "validation_error"),
-    ("court", "missing document field", {**court_body(), "document": {"type": "enforcement_ruling"}}, 400,
-     "validation_error"),
-    ("court", "boolean as a string", court_body(first_violation_corrected="false"), 400, "validation_error"),
-    ("court", "boolean as a number", court_body(first_violation_corrected=0), 400, "validation_error"),
-    ("court", "date in another format", court_body(decision_date="2026/01/01"), 400, "validation_error"),
-    ("court", "date as a number", court_body(decision_date=20260101), 400, "validation_error"),
-    ("court", "leniency not a list", court_body(leniency="slight"), 400, "validation_error"),
-    ("court", "unknown leniency flag", court_body(leniency=["youth"]), 400, "validation_error"),
-    ("court", "repeated leniency flag", court_body(leniency=["slight", "slight"]), 400, "validation_error"),
-    ("court", "facts too long", court_body(facts="事" * 2001), 400, "validation_error"),
-    ("court", "empty facts", court_body(facts=""), 400, "validation_error"),
-    ("court", "blank facts", court_body(facts="   "), 400, "validation_error"),
-    ("court", "blank name", court_body(name=" \t "), 400, "validation_error"),
-    ("court", "name too long", court_body(name="张" * 65), 400, "validation_error"),
-    ("court", "ID number not a string", court_body(id_number=110105198503091234), 400, "validation_error"),
-    ("court", "document number too long", with_document(court_body(), number="9" * 65), 400, "validation_error"),
-    ("court", "body is a list", [court_body()], 400, "validation_error"),
-]
+def _refusals() -> list[tuple[str, str, Any, int, str]]:
+    """(provider, case, body, status, code). Built when each test runs, not at import:
+    the dates are relative to today in China, and a run may cross midnight."""
+    return [
+        # check_registration, in its order
+        ("court", "unknown item", court_body(item_code="no_such_item"), 400, "item_unknown"),
+        ("court", "provider type not allowed", court_body(item_code="admin_penalty_general"), 403,
+         "provider_not_allowed"),
+        ("court", "procedure unknown", court_body(procedure="summary"), 400, "procedure_unknown"),
+        ("court", "document type not accepted", with_document(court_body(), type="court_judgment"), 400,
+         "document_type_not_accepted"),
+        ("court", "document type outside the catalog", with_document(court_body(), type="letter"), 400,
+         "document_type_not_accepted"),
+        ("court", "decision date in the future", court_body(decision_date=days_ago(-1)), 400,
+         "decision_date_in_future"),
+        ("market", "simplified procedure", _market(procedure="simplified"), 400, "simplified_procedure_excluded"),
+        ("market", "minor first violation corrected", _market(first_violation_corrected=True), 400,
+         "minor_first_violation_exempt"),
+        # the service's own date rules
+        ("court", "document dated in the future",
+         with_document(court_body(decision_date=days_ago(0)), date=days_ago(-2)), 400, "document_date_in_future"),
+        ("court", "document after the decision", with_document(court_body(), date=days_ago(5)), 400,
+         "document_date_after_decision"),
+        ("court", "decision before birth",
+         court_body(id_number=new_resident_id(1), decision_date=days_ago(800),
+                    document={"type": "enforcement_ruling", "number": "（2024）京0105执1号",
+                              "authority": "示范市朝阳区人民法院", "date": days_ago(800)}), 400,
+         "decision_before_birth"),
+        ("court", "window already over",
+         with_document(court_body(decision_date=days_ago(1095)), date=days_ago(1095)), 400, "disclosure_period_ended"),
+        # identifiers
+        ("court", "ID checksum", court_body(id_number="110105198503091234"), 400, "id_number_checksum"),
+        ("court", "ID format", court_body(id_number="11010519850309"), 400, "id_number_format"),
+        ("court", "ID birth date", court_body(id_number=make_resident_id("110105", china_today() + timedelta(days=3), 1,
+                                                                         "male")), 400, "id_number_birth_date"),
+        # strict bodies
+        ("court", "unknown top-level field", court_body(extra=1), 400, "validation_error"),
+        ("court", "unknown document field", with_document(court_body(), seal="x"), 400, "validation_error"),
+        ("court", "missing field", {k: v for k, v in court_body().items() if k != "facts"}, 400, "validation_error"),
+        ("court", "missing document field", {**court_body(), "document": {"type": "enforcement_ruling"}}, 400,
+         "validation_error"),
+        ("court", "boolean as a string", court_body(first_violation_corrected="false"), 400, "validation_error"),
+        ("court", "boolean as a number", court_body(first_violation_corrected=0), 400, "validation_error"),
+        ("court", "date in another format", court_body(decision_date="2026/01/01"), 400, "validation_error"),
+        ("court", "date as a number", court_body(decision_date=20260101), 400, "validation_error"),
+        ("court", "leniency not a list", court_body(leniency="slight"), 400, "validation_error"),
+        ("court", "unknown leniency flag", court_body(leniency=["youth"]), 400, "validation_error"),
+        ("court", "repeated leniency flag", court_body(leniency=["slight", "slight"]), 400, "validation_error"),
+        ("court", "facts too long", court_body(facts="事" * 2001), 400, "validation_error"),
+        ("court", "empty facts", court_body(facts=""), 400, "validation_error"),
+        ("court", "blank facts", court_body(facts="   "), 400, "validation_error"),
+        ("court", "blank name", court_body(name=" \t "), 400, "validation_error"),
+        ("court", "name too long", court_body(name="张" * 65), 400, "validation_error"),
+        ("court", "ID number not a string", court_body(id_number=110105198503091234), 400, "validation_error"),
+        ("court", "document number too long", with_document(court_body(), number="9" * 65), 400, "validation_error"),
+        ("court", "body is a list", [court_body()], 400, "validation_error"),
+    ]
 
 
-@pytest.mark.parametrize(("provider", "case", "body", "status", "code"), REFUSALS, ids=[r[1] for r in REFUSALS])
+REFUSALS = [(provider, case, status, code) for provider, case, _, status, code in _refusals()]
+
+
+@pytest.mark.parametrize(("provider", "case", "status", "code"), REFUSALS, ids=[r[1] for r in REFUSALS])
 def test_refusals_have_stable_codes_and_change_nothing(
     http: TestClient[Any], services: Services, court: Caller, market: Caller,
-    provider: str, case: str, body: Any, status: int, code: str,
+    provider: str, case: str, status: int, code: str,
 ) -> None:
+    body = next(r[2] for r in _refusals() if r[1] == case)
     caller = court if provider == "court" else market
     resp = http.post("/v1/records", headers=caller.headers, json=body)
-    problem = _problem(resp, status, code)
+    problem = assert_problem(resp, status, code)
     assert record_count(services) == 0
     assert audit_bodies(services, "record.register") == []
     assert audit_bodies(services, "subject.register") == []
@@ -175,19 +178,19 @@ def test_facts_of_exactly_2000_characters_are_accepted(
 
 def test_malformed_json_and_missing_body(http: TestClient[Any], court: Caller) -> None:
     headers = {**court.headers, "content-type": "application/json"}
-    _problem(http.post("/v1/records", headers=headers, content=b"{not json"), 400, "malformed_body")
-    _problem(http.post("/v1/records", headers=headers, content=b""), 400, "validation_error")
+    assert_problem(http.post("/v1/records", headers=headers, content=b"{not json"), 400, "malformed_body")
+    assert_problem(http.post("/v1/records", headers=headers, content=b""), 400, "validation_error")
 
 
 @pytest.mark.parametrize("role", [Role.INSTITUTION, Role.SUBJECT, Role.GUARDIAN, Role.AUDITOR, Role.OPERATOR])
 def test_other_roles_are_refused(http: TestClient[Any], services: Services, role: Role) -> None:
     caller = issue_token_for(services, role)
-    _problem(http.post("/v1/records", headers=caller.headers, json=court_body()), 403, "forbidden_role")
+    assert_problem(http.post("/v1/records", headers=caller.headers, json=court_body()), 403, "forbidden_role")
     assert record_count(services) == 0
 
 
 def test_a_call_without_a_token_is_refused(http: TestClient[Any], services: Services) -> None:
-    _problem(http.post("/v1/records", json=court_body()), 401, "unauthorized")
+    assert_problem(http.post("/v1/records", json=court_body()), 401, "unauthorized")
     assert record_count(services) == 0
 
 
@@ -195,7 +198,7 @@ def test_a_suspended_provider_is_refused_at_once(http: TestClient[Any], services
     assert http.post("/v1/records", headers=court.headers, json=court_body()).status_code == 201
     set_provider_status(services, actor=Actor("operator", "test"), provider_id=court.actor_id, status="suspended")
     resp = http.post("/v1/records", headers=court.headers, json=court_body())
-    _problem(resp, 403, "provider_suspended")
+    assert_problem(resp, 403, "provider_suspended")
     assert record_count(services) == 1
 
 

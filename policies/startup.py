@@ -1,0 +1,29 @@
+"""Loading every piece of policy data at once, so that a broken file stops a
+process when it starts rather than on the first request that needs it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from policies.catalog import load_catalog, load_provider_types
+from policies.masking import load_masking_policy
+from policies.purposes import load_categories, load_consent_settings, load_purposes
+from policies.workdays import load_deadlines, load_holidays
+
+
+def load_all_policy_data() -> Mapping[str, int]:
+    """Parse and validate every packaged policy file; how many entries each holds.
+
+    Raises :class:`~policies.errors.PolicyDataError` naming the file, the key and
+    the problem for the first mistake found.
+    """
+    return {
+        "categories": len(load_categories()),
+        "purposes": len(load_purposes()),
+        "consent": 1 if load_consent_settings() else 0,
+        "masking": len(load_masking_policy().rules),
+        "catalog": len(load_catalog()),
+        "provider_types": len(load_provider_types()),
+        "holidays": len(load_holidays()),
+        "deadlines": 1 if load_deadlines() else 0,
+    }
