@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import timedelta
@@ -249,8 +250,20 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
                                     "-d", str(args.duration), "--subprocesses", "-p", str(server.pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         threads_before = thread_cpu(server.pid)
+        wal = work / "data" / "creditgate.db-wal"
+        sampler_stop = threading.Event()
+        wal_sizes: list[int] = []
+
+        def sample() -> None:
+            while not sampler_stop.wait(0.5):
+                wal_sizes.append(wal.stat().st_size if wal.exists() else 0)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         governed = wrk(f"{api}/v1/queries", args.duration, args.connections, script, wrk_env, server.pid)
         threads_after = thread_cpu(server.pid)
+        sampler_stop.set()
+        sampler.join()
         if spy:
             spy.wait(timeout=60)
         rss, pss = rss_mb(server.pid), pss_mb(server.pid)
@@ -268,6 +281,7 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
             "ratio": governed["rps"] / ceiling["rps"],
             "audit_batch": histogram(metrics, "creditgate_audit_batch_entries"),
             "audit_commit_s": histogram(metrics, "creditgate_audit_commit_seconds"),
+            "wal_max_mb": max(wal_sizes, default=0) / 1e6,
             "busiest_threads": [{"thread": name.split(" ", 1)[1], "core_share": share} for share, name in busiest]}
 
 
@@ -312,6 +326,7 @@ def main() -> None:
         console.print(f"{kind}: server RSS {r['rss_mb']:.0f} MB (PSS {r['pss_mb']:.0f} MB); "
                       f"audit: {batch['count']:,.0f} commits, {batch['mean']:.1f} entries each, "
                       f"commit p50 ≤ {commit['p50'] * 1000:g} ms, p99 ≤ {commit['p99'] * 1000:g} ms; "
+                      f"largest WAL {r['wal_max_mb']:.1f} MB; "
                       f"busiest server threads: {threads}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
