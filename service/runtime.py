@@ -92,7 +92,7 @@ class Services:
 
 def build_services(settings: Settings, engine: Engine | None = None) -> Services:
     """Wire the process's objects together from ``settings``."""
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, background_checkpoints=True)
     keyring = load_keyring(settings.key_file, settings.master_key, settings.previous_master_keys)
     vault = FieldVault(LiveKeks(keyring, settings.key_file, settings.master_key, settings.previous_master_keys))
     writer = AuditWriter(

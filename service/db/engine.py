@@ -22,8 +22,13 @@ def driver_sql(engine: Engine, statement: str) -> str:
     return statement if engine.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with the pragmas and pool the service relies on."""
+def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the pragmas and pool the service relies on.
+
+    ``background_checkpoints``: on SQLite, commits never checkpoint the WAL; the
+    caller runs :class:`~service.db.checkpointer.WalCheckpointer` instead (the
+    service process does). Other users keep SQLite's automatic checkpoints.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -36,7 +41,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         lock = None
         if parsed.database and parsed.database != ":memory:":
             lock = write_lock_for(parsed.database, float(kwargs["connect_args"]["timeout"]))
-        _configure_sqlite(engine, lock)
+        _configure_sqlite(engine, lock, background_checkpoints)
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
@@ -44,7 +49,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine, lock: WriteLock | None) -> None:
+def _configure_sqlite(engine: Engine, lock: WriteLock | None, background_checkpoints: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN
@@ -56,8 +61,9 @@ def _configure_sqlite(engine: Engine, lock: WriteLock | None) -> None:
         # FULL: a commit is on disk when it returns; the audit log promises that.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=30000")
-        # Checkpoints run in the background (service.db.checkpointer), never inside a commit.
-        cur.execute("PRAGMA wal_autocheckpoint=0")
+        if background_checkpoints:
+            # Checkpoints run in the background (service.db.checkpointer), never inside a commit.
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
