@@ -103,7 +103,7 @@ class Settings:
         previous = tuple(k for k in (_env("PREVIOUS_MASTER_KEYS", "") or "").split(",") if k)
         log_level = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ConfigError(f"{_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+            raise ConfigError(f"{_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
