@@ -17,7 +17,7 @@ class Periodic:
     interval. With ``final_run`` the work runs once more when stopped.
     """
 
-    def __init__(self, name: str, interval: float, work: Callable[[], None], *, final_run: bool = False) -> None:
+    def __init__(self, name: str, interval: float, work: Callable[[], object], *, final_run: bool = False) -> None:
         self._name = name
         self._interval = interval
         self._work = work

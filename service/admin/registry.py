@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +38,7 @@ from policies import (
     validate_uscc,
 )
 from service.db.engine import IMMEDIATE
-from service.db.types import utcnow
+from service.db.types import china_today, utcnow
 from service.http.problems import ProblemError
 from service.identity.credentials import (
     InvalidClientKey,
@@ -71,8 +71,6 @@ from service.identity.principal import Principal
 from service.runtime import Services
 from service.subjects.repository import SubjectData, find_subject_id, register_subject
 
-# Ages are counted on the calendar day in China (UTC+8, no daylight saving).
-CHINA_TZ = timezone(timedelta(hours=8))
 _NAME_MAX = 200
 _PERSON_NAME_MAX = 64
 # A subject's contact fields (DESIGN §4: stored only encrypted, masked on output).
@@ -228,11 +226,6 @@ def _check_purposes(institution_type: str, purposes: Iterable[str]) -> list[str]
         if institution_type not in purpose.institution_types:
             raise _bad("purpose_not_permitted", f"purpose {code!r} is not open to {institution_type} institutions")
     return sorted(wanted)
-
-
-def china_today() -> date:
-    """Today's date in China, the day ages are counted on."""
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 # --- institutions -------------------------------------------------------------------------------
@@ -604,7 +597,6 @@ __all__ = [
     "IssuedCredentials",
     "RegisteredOrganisation",
     "add_client",
-    "china_today",
     "end_guardianship",
     "register_account",
     "register_guardianship",

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from audit import Checkpoint, MerkleFrontier
+from service.db.paramstyle import for_driver
 
 #: Entry fields copied into columns of ``audit_entries`` for querying.
 AUDIT_COLUMNS = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision")
@@ -31,15 +32,12 @@ class LogReader:
 
     def __init__(self, dbapi_connection: Any, paramstyle: str) -> None:
         self._conn = dbapi_connection
-        self._qmark = paramstyle == "qmark"
-
-    def _sql(self, statement: str) -> str:
-        return statement if self._qmark else statement.replace("?", "%s")
+        self._paramstyle = paramstyle
 
     def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
         cur = self._conn.cursor()
         try:
-            cur.execute(self._sql(statement), params)
+            cur.execute(for_driver(statement, self._paramstyle), params)
             return list(cur.fetchall())
         finally:
             cur.close()

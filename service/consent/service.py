@@ -13,12 +13,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from policies import Role, age_on, load_categories, load_consent_settings, load_purposes, normalize_resident_id
-from policies.access import CHINA_STANDARD_TIME
 from policies.consent import RequestedTerms, check_request, effective_state, grant_terms, request_expires_at
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
 from service.db.raw import RawConnection, of_session
-from service.db.types import iso_z
+from service.db.types import china_today, iso_z
 from service.documents.signing import sha256_hex, sign_document
 from service.errors import CodedError
 from service.identity.models import Institution
@@ -169,7 +168,7 @@ class ConsentService:
 
     def _age_today(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> int | None:
         birth = self._svc.gate.birth_date(of_session(session), principal.viewer(), subject_id)
-        return None if birth is None else age_on(birth, now.astimezone(CHINA_STANDARD_TIME).date())
+        return None if birth is None else age_on(birth, china_today(now))
 
     def _may_grant_for(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> None:
         """Only the subject (of age) or a registered guardian of a minor may turn a request into a consent."""
@@ -218,7 +217,7 @@ class ConsentService:
             institution_type=principal.institution_type, permitted_purposes=principal.permitted_purposes, now=now,
         )
         index = self._svc.blind_index.compute(
-            normalize_resident_id(data.id_number, now.astimezone(CHINA_STANDARD_TIME).date())
+            normalize_resident_id(data.id_number, china_today(now))
         )
         req = ConsentRequest(
             id=_new_id(), institution_id=principal.institution_id, subject_index=index, purpose=terms.purpose,
@@ -417,11 +416,6 @@ class ConsentService:
         at = db.bind_datetime(now)
         row = db.one(_CONSUME, (consent_id, institution_id, purpose, at, at))
         return None if row is None else int(row[0])
-
-    @staticmethod
-    def consume(db: RawConnection, consent_id: str, institution_id: str, purpose: str, now: datetime) -> bool:
-        """:meth:`take_use`, as whether a use was taken."""
-        return ConsentService.take_use(db, consent_id, institution_id, purpose, now) is not None
 
     def _expire_request(self, s: Session, req: ConsentRequest, subject: str | None, http_request_id: str | None,
                         now: datetime) -> None:

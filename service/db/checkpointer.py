@@ -12,6 +12,8 @@ GIL while it runs.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from sqlalchemy import Engine
 
 from service.background import Periodic
@@ -23,20 +25,13 @@ class WalCheckpointer:
 
     def __init__(self, engine: Engine, interval: float = 0.5) -> None:
         self._engine = engine
-        self._periodic = Periodic("wal-checkpoint", interval, self._checkpoint, final_run=True)
-        database = engine.url.database
-        self._write_lock = (
-            write_lock_for(database, 30.0)
-            if engine.dialect.name == "sqlite" and database and database != ":memory:" else None
-        )
+        self._periodic = Periodic("wal-checkpoint", interval, self.checkpoint, final_run=True)
+        self._write_lock = write_lock_for(engine.url.database) if engine.dialect.name == "sqlite" else None
 
     def start(self) -> None:
         """Start checkpointing (idempotent; does nothing on other databases)."""
         if self._engine.dialect.name == "sqlite":
             self._periodic.start()
-
-    def _checkpoint(self) -> None:
-        self.checkpoint()
 
     def stop(self) -> None:
         """Stop, after one last checkpoint."""
@@ -56,15 +51,8 @@ class WalCheckpointer:
         try:
             conn = pooled.driver_connection
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            lock = self._write_lock
-            if lock is None:
+            with self._write_lock or nullcontext():
                 row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            else:
-                lock.acquire()
-                try:
-                    row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                finally:
-                    lock.release()
         finally:
             pooled.close()
         return int(row[1]), int(row[2])

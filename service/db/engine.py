@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from service.db.paramstyle import for_driver
 from service.db.sqlite_lock import LockingConnection, WriteLock, write_lock_for
 
 # Execution option naming a SQLite write transaction that must take the write
@@ -17,9 +18,8 @@ IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
 
 
 def driver_sql(engine: Engine, statement: str) -> str:
-    """``statement`` written with ``?`` placeholders, in the driver's own paramstyle
-    (sqlite3 takes ``?``, psycopg ``%s``), for hot paths that use the raw cursor."""
-    return statement if engine.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+    """``statement`` (``?`` placeholders) in the paramstyle of ``engine``'s driver."""
+    return for_driver(statement, engine.dialect.paramstyle)
 
 
 def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
@@ -38,9 +38,7 @@ def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any
         kwargs.setdefault("pool_size", 40)
         kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
-        lock = None
-        if parsed.database and parsed.database != ":memory:":
-            lock = write_lock_for(parsed.database, float(kwargs["connect_args"]["timeout"]))
+        lock = write_lock_for(parsed.database, float(kwargs["connect_args"]["timeout"]))
         _configure_sqlite(engine, lock, background_checkpoints)
         return engine
     kwargs.setdefault("pool_size", 20)

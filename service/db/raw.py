@@ -22,20 +22,22 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from service.db.paramstyle import for_driver
+
 
 class RawConnection:
     """A DBAPI connection and the dialect it belongs to."""
 
-    __slots__ = ("_conn", "_pg", "dialect")
+    __slots__ = ("_conn", "_paramstyle", "_pg")
 
     def __init__(self, dbapi_connection: Any, dialect: str) -> None:
         self._conn = dbapi_connection
-        self.dialect = dialect
         self._pg = dialect != "sqlite"
+        self._paramstyle = "pyformat" if self._pg else "qmark"
 
     def sql(self, statement: str) -> str:
         """``statement`` in the driver's paramstyle (sqlite3 ``?``, psycopg ``%s``)."""
-        return statement.replace("?", "%s") if self._pg else statement
+        return for_driver(statement, self._paramstyle)
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row, or None."""

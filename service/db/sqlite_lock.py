@@ -73,9 +73,19 @@ class WriteLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread_lock.release()
 
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
 
-def write_lock_for(database: str, timeout: float) -> WriteLock:
-    """The process-wide lock object for one database file."""
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+def write_lock_for(database: str | None, timeout: float = 30.0) -> WriteLock | None:
+    """The process-wide lock object for one database file; None for an in-memory
+    database, which no other connection can write to."""
+    if not database or database == ":memory:":
+        return None
     key = os.path.realpath(database)
     with _LOCKS_GUARD:
         lock = _LOCKS.get(key)
@@ -87,8 +97,6 @@ def write_lock_for(database: str, timeout: float) -> WriteLock:
 class LockingConnection(sqlite3.Connection):
     """A sqlite3 connection that gives its :class:`WriteLock` back when its
     transaction ends, however it ends."""
-
-    write_lock: WriteLock | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -44,6 +44,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def china_today() -> date:
-    """Today's date in China (UTC+8): the civil date of ID numbers and decisions."""
-    return datetime.now(CHINA_STANDARD_TIME).date()
+def china_today(now: datetime | None = None) -> date:
+    """The date in China (UTC+8) at ``now`` (default: now): the civil date that ID
+    numbers, decisions and disclosure windows count in."""
+    return (now or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()

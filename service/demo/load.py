@@ -59,7 +59,7 @@ from service.admin.registry import (
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
 from service.consent.service import ConsentService, Narrowing, NewRequest
-from service.db.types import utcnow
+from service.db.types import china_today, utcnow
 from service.demo.organisations import (
     AUDITOR_LOGIN,
     DEMO_PASSWORD,
@@ -143,7 +143,7 @@ def load_demo(
     """
     advance = progress or (lambda _n: None)
     now = utcnow()
-    today = now.astimezone(CHINA_STANDARD_TIME).date()
+    today = china_today(now)
     summary = DemoSummary()
     people = list(generate_people(subjects, seed))
     summary.new_subjects = _load_subjects(services, people, advance)
@@ -423,7 +423,7 @@ def _load_consents(
     advance: Callable[[int], None],
 ) -> int:
     created = 0
-    today = now.astimezone(CHINA_STANDARD_TIME).date()
+    today = china_today(now)
     ordered = list(INSTITUTIONS)
     for n, index in enumerate(sorted(accounts)):
         decider = _person_principal(accounts[index])

@@ -11,13 +11,12 @@ from sqlalchemy import func, select
 
 from audit import AuditEntry, decode_entry
 from policies import ConsentView, Role
-from policies.access import CHINA_STANDARD_TIME
 from policies.consent import effective_state
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditEvent
 from service.consent.service import ConsentService
 from service.db.raw import RawConnection, as_datetime, as_json, of_session
-from service.db.types import iso_z
+from service.db.types import china_today, iso_z
 from service.documents.signing import sign_document
 from service.gate.access import AccessDenied, PendingRead
 from service.identity.models import Institution
@@ -67,7 +66,6 @@ class PreparedQuery:
     ``read`` is None when the consent id is unknown (then ``denial`` is the event)."""
 
     query_id: str
-    purpose: str
     now: datetime
     today: date
     consent: StoredConsent | None
@@ -99,7 +97,7 @@ class QueryService:
         institution_id = principal.institution_id
         assert institution_id
         query_id = uuid.uuid4().hex
-        today = now.astimezone(CHINA_STANDARD_TIME).date()
+        today = china_today(now)
         with self._svc.reads() as db:
             stored = load_consent(db, consent_id, now)
             if stored is None:
@@ -109,7 +107,7 @@ class QueryService:
                     reason="consent_not_held", purpose=purpose, consent_id=None, request_id=request_id,
                     details={"query_id": query_id},
                 )
-                return PreparedQuery(query_id, purpose, now, today, None, None, denial)
+                return PreparedQuery(query_id, now, today, None, None, denial)
             view = stored.view
             taken: dict[str, int] = {}
 
@@ -131,7 +129,7 @@ class QueryService:
                 records=lambda d: records.for_institution(db, view.subject_id, d, today),
                 details={"query_id": query_id},
             )
-        return PreparedQuery(query_id, purpose, now, today, stored, read, taken=taken)
+        return PreparedQuery(query_id, now, today, stored, read, taken=taken)
 
     def finish_query(self, prepared: PreparedQuery, entry: AuditEntry) -> tuple[dict[str, Any], str]:
         """The signed report, once ``entry`` (the prepared event's entry) is committed.
@@ -174,7 +172,7 @@ class QueryService:
         self, principal: Principal, subject_id: str, request_id: str | None, now: datetime
     ) -> tuple[dict[str, Any], str]:
         """The person's own full report (or their ward's): free, unlimited, audited."""
-        today = now.astimezone(CHINA_STANDARD_TIME).date()
+        today = china_today(now)
         with self._svc.reads() as db:
             everything = records.subject_records(db, subject_id)
             result = self._svc.gate.read_subject(

@@ -55,10 +55,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from policies import CatalogItem, RecordRuleError, RecordState, age_on, check_registration, disclosure_window
-from policies.access import CHINA_STANDARD_TIME
 from policies.identifiers import ResidentId, parse_resident_id
 from service.audit_log.writer import AuditEvent
 from service.crypto.vault import FieldPlace
+from service.db.types import china_today
 from service.errors import CodedError
 from service.identity.models import ACTIVE, Provider
 from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
@@ -120,11 +120,6 @@ class PreparedRecord:
     item: CatalogItem
     disclosure_ends: date
     leniency: tuple[str, ...]
-
-
-def china_today(now: datetime) -> date:
-    """The civil date in China at ``now``; record rules count in these days."""
-    return now.astimezone(CHINA_STANDARD_TIME).date()
 
 
 def clean_text(value: str) -> str:
@@ -339,7 +334,7 @@ class RecordService:
         Raises InvalidIdentifier, RecordRuleError, RecordConflict or ProviderInactive.
         """
         # InvalidIdentifier carries the stable code; a birth date after today is one too.
-        resident = parse_resident_id(new.id_number, now.astimezone(CHINA_STANDARD_TIME).date())
+        resident = parse_resident_id(new.id_number, china_today(now))
         digest = self.digest(new)
         if idempotency_key is not None:
             found = self.find_by_key(provider_id, idempotency_key)
@@ -387,7 +382,6 @@ __all__ = [
     "RecordDocument",
     "RecordService",
     "check_idempotency_key",
-    "china_today",
     "clean_text",
     "prepare",
     "record_view",

@@ -140,14 +140,14 @@ def test_revocation_and_uses(world: World) -> None:
     inst = world.bank.institution_id
     assert inst is not None
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(of_session(s), consent.id, inst, "loan_approval", NOW) is True
-        assert svc.consume(of_session(s), consent.id, inst, "post_loan_management", NOW) is False  # wrong purpose
+        assert svc.take_use(of_session(s), consent.id, inst, "loan_approval", NOW) == 1
+        assert svc.take_use(of_session(s), consent.id, inst, "post_loan_management", NOW) is None  # wrong purpose
         other = world.other_bank.institution_id or ""
-        assert svc.consume(of_session(s), consent.id, other, "loan_approval", NOW) is False
+        assert svc.take_use(of_session(s), consent.id, other, "loan_approval", NOW) is None
     revoked = svc.revoke(world.adult, consent.id, "r", NOW)
     assert revoked.state == "revoked"
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(of_session(s), consent.id, inst, "loan_approval", NOW) is False
+        assert svc.take_use(of_session(s), consent.id, inst, "loan_approval", NOW) is None
     with pytest.raises(ConsentConflict):
         svc.revoke(world.adult, consent.id, "r", NOW)
     with pytest.raises(ConsentNotFound):
@@ -162,9 +162,9 @@ def test_exhaustion_and_expiry_sweep(world: World) -> None:
     _ask(world)  # stays pending until it lapses
     inst = world.bank.institution_id or ""
     with world.services.write_session() as s, s.begin():
-        assert svc.consume(of_session(s), one.id, inst, "loan_approval", NOW)
-        assert not svc.consume(of_session(s), one.id, inst, "loan_approval", NOW)
-        assert not svc.consume(of_session(s), short.id, inst, "loan_approval", NOW + timedelta(days=1))
+        assert svc.take_use(of_session(s), one.id, inst, "loan_approval", NOW) == 1
+        assert svc.take_use(of_session(s), one.id, inst, "loan_approval", NOW) is None
+        assert svc.take_use(of_session(s), short.id, inst, "loan_approval", NOW + timedelta(days=1)) is None
     assert svc.expire_due(NOW + timedelta(hours=1)) == (0, 1)
     assert svc.expire_due(NOW + timedelta(days=8)) == (1, 1)
     assert svc.expire_due(NOW + timedelta(days=8)) == (0, 0)
@@ -200,7 +200,8 @@ def test_no_query_started_after_revocation_succeeds(world: World) -> None:
                 continue
             started = time.monotonic()
             with world.services.write_session() as s, s.begin():
-                ok = svc.consume(of_session(s), consent.id, inst, "post_loan_management", datetime.now(UTC))
+                uses = svc.take_use(of_session(s), consent.id, inst, "post_loan_management", datetime.now(UTC))
+            ok = uses is not None
             with lock:
                 results.append((started, ok))
             if ok:

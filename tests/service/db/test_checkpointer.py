@@ -20,6 +20,7 @@ def _write_until(path: str, stop: threading.Event) -> None:
     # them (no GIL shared with the checkpointer), queued on the same write lock as the
     # service's writers.
     lock = write_lock_for(path, 30.0)
+    assert lock is not None
     conn = sqlite3.connect(path, factory=LockingConnection, isolation_level=None)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA wal_autocheckpoint=0")
