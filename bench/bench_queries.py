@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,22 +146,27 @@ def seed_records(api: str, provider: dict[str, str], people: list[str]) -> int:
     token = _http("POST", f"{api}/oauth/token", form={"grant_type": "client_credentials"},
                   headers=_basic(provider["client_id"], provider["client_secret"]))["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    from datetime import date
-
-    today = date.today()
     made = 0
+    for body in record_bodies(people, date.today()):
+        _http("POST", f"{api}/v1/records", headers=headers, body=body)
+        made += 1
+    return made
+
+
+def record_bodies(people: list[str], today: date) -> list[dict[str, Any]]:
+    """The ``POST /v1/records`` bodies of the benchmark: four penalties per person."""
+    bodies = []
     for n, number in enumerate(people):
         for k in range(RECORDS_PER_PERSON):
             decided = (today - timedelta(days=30 + 97 * k + n)).isoformat()
-            _http("POST", f"{api}/v1/records", headers=headers, body={
+            bodies.append({
                 "id_number": number, "name": "王五", "item_code": "admin_penalty_general",
                 "document": {"type": "admin_penalty_decision", "number": f"京朝市监罚〔2026〕{n * 10 + k}号",
                              "authority": "北京市朝阳区市场监督管理局", "date": decided},
                 "decision_date": decided, "facts": "未按规定公示年度报告，经责令改正逾期未改正",
                 "procedure": "general", "first_violation_corrected": False, "leniency": [],
             })
-            made += 1
-    return made
+    return bodies
 
 
 def wrk(url: str, duration: int, connections: int, script: Path | None, env: dict[str, str],

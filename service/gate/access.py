@@ -38,7 +38,7 @@ from service.db.raw import RawConnection
 from service.db.types import utcnow
 from service.documents.signing import sha256_hex
 from service.gate.grant import issue
-from service.observability.metrics import GATE_DECISIONS
+from service.observability.metrics import GATE_DECISIONS, child
 from service.records.models import RECORD_SEALED_COLUMNS
 from service.subjects.models import SUBJECT_FIELD_COLUMNS
 from service.subjects.repository import SubjectRow, load_subject
@@ -232,7 +232,7 @@ class AccessGate:
         if (entry.actor_id, entry.action, entry.request_id) != (event.actor_id, event.action, event.request_id):
             raise ValueError("the audit entry does not record this read")
         allowed = entry.decision == "allow" and pending.decision.allowed
-        GATE_DECISIONS.labels("allow" if allowed else "deny", entry.reason).inc()
+        child(GATE_DECISIONS, "allow" if allowed else "deny", entry.reason).inc()
         if not allowed:
             raise AccessDenied(entry.reason, entry.seq)
         return ReadResult(pending.decision, pending._fields, entry.seq, pending._records)

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from service.observability.logging import get_logger
-from service.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from service.observability.metrics import HTTP_LATENCY, HTTP_METHODS, HTTP_REQUESTS, child
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -58,8 +58,9 @@ async def with_request_context(app: Any, scope: dict[str, Any], receive: Any, se
         elapsed = time.perf_counter() - started
         route = scope.get("path_template") or "unmatched"
         method = scope.get("method", "")
-        HTTP_REQUESTS.labels(method, route, str(status)).inc()
-        HTTP_LATENCY.labels(method, route).observe(elapsed)
+        counted = method if method in HTTP_METHODS else "OTHER"
+        child(HTTP_REQUESTS, counted, route, str(status)).inc()
+        child(HTTP_LATENCY, counted, route).observe(elapsed)
         log.info("request", method=method, route=route, path=scope.get("path", ""), status=status,
                  duration_ms=round(elapsed * 1000, 2))
         structlog.contextvars.unbind_contextvars("request_id")

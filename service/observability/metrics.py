@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+M = TypeVar("M", Counter, Histogram)
+
+# Methods a route can be counted under; anything else a client invents is counted
+# as OTHER, so that it cannot grow the metric's label sets without bound.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -29,3 +37,17 @@ AUDIT_COMMIT_SECONDS = Histogram(
 GATE_DECISIONS = Counter(
     "creditgate_gate_decisions_total", "Access gate decisions", ["decision", "reason"], registry=REGISTRY
 )
+
+
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: M, *labels: str) -> M:
+    """``metric.labels(*labels)``, remembered: the library locks and validates on every
+    call, which the per-request metrics pay several times. Label sets are bounded
+    (route templates, fixed reason codes), and children are never removed."""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found  # type: ignore[no-any-return]

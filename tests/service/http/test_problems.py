@@ -115,6 +115,26 @@ def test_health_metrics_schema(client: TestClient[Any]) -> None:
     assert "/health" in spec["paths"]
 
 
+def _count(text: str, method: str, route: str, status: str) -> float:
+    line = f'creditgate_http_requests_total{{method="{method}",route="{route}",status="{status}"}} '
+    found = [float(row.removeprefix(line)) for row in text.splitlines() if row.startswith(line)]
+    return found[0] if found else 0.0
+
+
+def test_requests_are_counted_by_route_template_and_invented_methods_as_other(client: TestClient[Any]) -> None:
+    before = client.get("/metrics").text
+    for _ in range(3):
+        client.get("/health/live")
+    client.get("/no/such/route")
+    client.request("BREW", "/health/live")
+    after = client.get("/metrics").text
+    assert _count(after, "GET", "/health/live", "200") - _count(before, "GET", "/health/live", "200") == 3
+    assert _count(after, "GET", "unmatched", "404") - _count(before, "GET", "unmatched", "404") == 1
+    assert sum(_count(after, "OTHER", r, s) - _count(before, "OTHER", r, s)
+               for r in ("/health/live", "unmatched") for s in ("404", "405")) == 1
+    assert 'method="BREW"' not in after
+
+
 def test_health_reports_a_dead_database(services: Services) -> None:
     app = create_app(services=services)
     with TestClient(app, raise_server_exceptions=False) as c:
