@@ -26,7 +26,13 @@ from service.db.types import utcnow
 from service.identity.events import UNKNOWN_ACTOR, record
 from service.identity.models import ACTIVE, Account
 from service.identity.passwords import burn_password_check, hash_password, needs_rehash, verify_password
-from service.identity.policy import LOCKOUT_DURATION, MAX_FAILED_LOGINS, PASSWORD_MAX_LENGTH, valid_username
+from service.identity.policy import (
+    LOCKOUT_DURATION,
+    MAX_FAILED_LOGINS,
+    PASSWORD_MAX_LENGTH,
+    lock_in_force,
+    valid_username,
+)
 from service.runtime import Services
 
 #: The one message a person sees for any failed login.
@@ -51,7 +57,7 @@ class LoginOutcome:
 
 def is_locked(account: Account, now: datetime | None = None) -> bool:
     """True while a lock-out is in force."""
-    return account.locked_until is not None and account.locked_until > (now or utcnow())
+    return lock_in_force(account.locked_until, now or utcnow())
 
 
 def authenticate_password(services: Services, username: str, password: str) -> LoginOutcome:

@@ -9,7 +9,7 @@ one exception is the provider types, which the record catalog defines.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from policies import Role, load_provider_types
 
@@ -69,6 +69,12 @@ PASSWORD_MAX_LENGTH = 256
 #: Consecutive failed logins that lock an account, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT_DURATION = timedelta(minutes=15)
+
+
+def lock_in_force(locked_until: datetime | None, now: datetime) -> bool:
+    """Whether an account lock-out that lasts until ``locked_until`` still holds at ``now``."""
+    return locked_until is not None and locked_until > now
+
 
 # --- tokens and codes ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from policies import Role
 from service.db.raw import RawConnection, as_datetime, as_json
 from service.db.types import utcnow
 from service.identity.models import ACTIVE, OWNER_AUDITOR_TOOL, OWNER_INSTITUTION, OWNER_PROVIDER
-from service.identity.policy import WEB_CLIENT_ID
+from service.identity.policy import WEB_CLIENT_ID, lock_in_force
 from service.identity.principal import Principal
 from service.identity.tokens import TokenError
 from service.runtime import Services
@@ -87,7 +87,7 @@ def _person(db: RawConnection, account_id: str, role: Role, common: dict[str, An
     if row is None or row[0] != ACTIVE:
         raise CallerRejected("account_disabled")
     _, locked_until, account_role, subject_id = row
-    if locked_until is not None and as_datetime(locked_until) > utcnow():
+    if lock_in_force(None if locked_until is None else as_datetime(locked_until), utcnow()):
         raise CallerRejected("account_locked")
     if account_role != role.value:
         raise CallerRejected("role_mismatch")
