@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import re
@@ -42,13 +41,8 @@ WARM_UP = 300
 console = Console()
 
 
-def _basic(credentials: dict[str, str]) -> dict[str, str]:
-    pair = f"{credentials['client_id']}:{credentials['client_secret']}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-
-
 async def _drive(seeded: dict[str, Any], queries: int) -> dict[int, int]:
-    from bench_queries import record_bodies
+    from bench_queries import _basic, record_bodies
     from litestar.testing import AsyncTestClient
 
     from service.http.app import create_app
@@ -57,12 +51,16 @@ async def _drive(seeded: dict[str, Any], queries: int) -> dict[int, int]:
     statuses: dict[int, int] = {}
     async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         form = {"grant_type": "client_credentials"}
-        provider = (await client.post("/oauth/token", data=form, headers=_basic(seeded["provider"]))).json()
+
+        def basic(org: dict[str, str]) -> dict[str, str]:
+            return _basic(org["client_id"], org["client_secret"])
+
+        provider = (await client.post("/oauth/token", data=form, headers=basic(seeded["provider"]))).json()
         for body in record_bodies(seeded["people"], date.today()):
             resp = await client.post("/v1/records", json=body,
                                      headers={"Authorization": f"Bearer {provider['access_token']}"})
             resp.raise_for_status()
-        bank = (await client.post("/oauth/token", data=form, headers=_basic(seeded["bank"]))).json()
+        bank = (await client.post("/oauth/token", data=form, headers=basic(seeded["bank"]))).json()
         headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                    (b"authorization", f"Bearer {bank['access_token']}".encode())]
         consents = seeded["consents"]
