@@ -8,9 +8,10 @@ mobile numbers and bank cards (personal data smuggled into a free-text message).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from policies.text import IDENTIFIER_PATTERNS
 
 REDACTED = "[redacted]"
 
@@ -23,13 +24,9 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 
-# Resident ID numbers (18 chars), mainland mobiles and bank cards; digits next to
-# other digits are not matched so that sequence numbers and timestamps survive.
-_PATTERNS = (
-    re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"),
-    re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)"),
-    re.compile(r"(?<!\d)\d{16,19}(?!\d)"),
-)
+# Resident ID numbers, mainland mobiles and bank cards: the same shapes that public
+# text is checked for.
+_PATTERNS = IDENTIFIER_PATTERNS
 
 
 def scrub_text(text: str) -> str:
