@@ -52,6 +52,34 @@ def check_public_url(name: str, value: str, *, allow_path: bool = True) -> str:
     return value
 
 
+_DATABASE_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def check_database_url(value: str) -> str:
+    """A SQLAlchemy URL for SQLite or PostgreSQL (psycopg 3); ``postgresql://`` and
+    ``postgres://`` are taken as psycopg. ConfigError names the variable and the
+    accepted forms, and never repeats the value (it can hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if value.startswith(("postgresql://", "postgres://")):
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{_PREFIX}DATABASE_URL is not a database URL; use {_DATABASE_FORMS}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if (backend, driver) not in {("sqlite", ""), ("sqlite", "pysqlite"), ("postgresql", "psycopg")}:
+        raise ConfigError(
+            f"{_PREFIX}DATABASE_URL: {url.drivername} is not supported; use {_DATABASE_FORMS}"
+        )
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError(f"{_PREFIX}DATABASE_URL: SQLite needs a file path; use {_DATABASE_FORMS}")
+    if backend == "postgresql" and not url.database:
+        raise ConfigError(f"{_PREFIX}DATABASE_URL: name the database; use {_DATABASE_FORMS}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment.
@@ -85,6 +113,9 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     web_redirect_uris: tuple[str, ...] = ()
     access_token_ttl: int = 600
+    # True when CREDITGATE_DATABASE_URL is unset: the embedded SQLite file in the data
+    # directory, which ``creditgate serve`` may migrate by itself.
+    embedded_default: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,10 +126,8 @@ class Settings:
     def from_env(cls) -> Settings:
         """Build settings from the process environment."""
         data_dir = Path(_env("DATA_DIR", "./data") or "./data").expanduser().resolve()
-        database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'creditgate.db'}"
-        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
-            # psycopg 3 is the only PostgreSQL driver we ship.
-            database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        configured_url = _env("DATABASE_URL")
+        database_url = check_database_url(configured_url or f"sqlite:///{data_dir / 'creditgate.db'}")
         key_file = Path(_env("KEY_FILE") or str(data_dir / "keys.json")).expanduser()
         previous = tuple(k for k in (_env("PREVIOUS_MASTER_KEYS", "") or "").split(",") if k)
         log_level = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -127,4 +156,5 @@ class Settings:
                 for uri in (_env("WEB_REDIRECT_URIS", "") or "").split(",") if uri.strip()
             ),
             access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
+            embedded_default=configured_url is None,
         )

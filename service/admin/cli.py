@@ -24,9 +24,9 @@ _AUTH_METHODS = click.Choice(["client_secret_basic", "private_key_jwt"])
 
 @contextmanager
 def _running_services() -> Iterator[Any]:
-    from service.cli.main import _services, _settings
+    from service.cli.context import cli_services, cli_settings
 
-    svc = _services(_settings())
+    svc = cli_services(cli_settings())
     svc.start()
     try:
         yield svc

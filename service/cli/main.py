@@ -12,26 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from service.admin.cli import COMMAND_GROUPS as REGISTRATION_GROUPS
-from service.config import ConfigError, Settings
+from service.cli.context import cli_services as _services
+from service.cli.context import cli_settings as _settings
+from service.cli.preflight import OperatorError, ensure_port_free, ensure_schema_current, reachable_engine
 from service.crypto.keys import KeyError_, add_file_kek, init_key_file, load_keyring, remove_file_kek
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
-    from service.observability.logging import configure_logging
-    from service.runtime import build_services
-
-    configure_logging(settings.log_level)
-    try:
-        return build_services(settings)
-    except KeyError_ as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,12 +48,21 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     try:
         load_keyring(settings.key_file, settings.master_key, settings.previous_master_keys)
     except KeyError_ as exc:
-        raise click.ClickException(str(exc)) from None
+        raise OperatorError(str(exc)) from None
     _check_policy_data()
+    engine = reachable_engine(settings)
+    try:
+        migrated = ensure_schema_current(settings, engine, embedded_default=settings.embedded_default)
+    finally:
+        engine.dispose()
+    if migrated:
+        click.echo(migrated)
+    address, bind_port = host or settings.host, port or settings.port
+    ensure_port_free(address, bind_port)
     Granian(
         "service.http.app:create_app",
-        address=host or settings.host,
-        port=port or settings.port,
+        address=address,
+        port=bind_port,
         workers=workers or settings.workers,
         interface=Interfaces.ASGI,
         factory=True,
@@ -92,6 +85,7 @@ def db_upgrade(revision: str) -> None:
     from service.db.migrate import upgrade
 
     settings = _settings()
+    reachable_engine(settings).dispose()
     upgrade(settings.database_url, revision)
     click.echo(f"database at revision {revision}")
 
@@ -99,11 +93,10 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the database's revision and the newest shipped one."""
-    from service.db.engine import make_engine
     from service.db.migrate import current_revision, head_revision
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = reachable_engine(settings)
     click.echo(f"current: {current_revision(engine)}  head: {head_revision(settings.database_url)}")
     engine.dispose()
 
@@ -324,7 +317,7 @@ def demo(subjects: int, seed: int) -> None:
         click.echo(f"  client_id:     {creds.client_id}")
         click.echo(f"  client_secret: {creds.client_secret}")
         click.echo("  token: curl -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials "
-                   "http://127.0.0.1:8000/oauth/token")
+                   f"{settings.issuer}/oauth/token")
 
 
 # --- registration: institutions, providers, accounts, guardianships, clients (service/admin/cli.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from litestar import Response, get
@@ -9,20 +10,35 @@ from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from service.db.migrate import head_revision
 from service.http.problems import ProblemError
 from service.observability.metrics import REGISTRY
 from service.runtime import Services
 
 
-@get("/health", sync_to_thread=True, tags=["system"], summary="Liveness, including the database")
+@functools.cache
+def _head_revision(url: str) -> str | None:
+    return head_revision(url)
+
+
+@get("/health", sync_to_thread=True, tags=["system"], summary="Readiness: the database answers at the right schema")
 def health(services: NamedDependency[Services]) -> dict[str, Any]:
-    """200 when the database answers and the audit writer runs; 503 otherwise."""
+    """200 when the database answers and its schema is at this code's migration head; 503 otherwise.
+
+    A schema that another deployment migrated past this code, or that was never
+    migrated this far, would fail requests one by one; it fails readiness instead.
+    """
     try:
         with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception:
         raise ProblemError(503, "database_unavailable", "the database does not answer") from None
-    return {"status": "ok", "database": "ok"}
+    expected = _head_revision(services.settings.database_url)
+    if revision != expected:
+        raise ProblemError(503, "schema_outdated",
+                           f"the database schema is at revision {revision}, this code needs {expected}; "
+                           "run: creditgate db upgrade")
+    return {"status": "ok", "database": "ok", "schema": revision}
 
 
 @get("/health/live", sync_to_thread=False, tags=["system"], summary="Liveness: the process answers (no I/O)")

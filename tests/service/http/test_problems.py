@@ -10,7 +10,9 @@ import pytest
 from litestar import post
 from litestar.params import JSONBody
 from litestar.testing import TestClient
+from sqlalchemy import text
 
+from service.db.migrate import head_revision
 from service.http.app import create_app
 from service.http.problems import ProblemError
 from service.runtime import Services
@@ -105,7 +107,7 @@ def test_request_id_is_echoed_or_generated(client: TestClient[Any]) -> None:
 
 
 def test_health_metrics_schema(client: TestClient[Any]) -> None:
-    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "database": "ok", "schema": head_revision("sqlite://")}
     assert client.get("/health/live").json() == {"status": "ok"}
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
@@ -141,3 +143,12 @@ def test_health_reports_a_dead_database(services: Services) -> None:
         services.engine.dispose()
         services.engine.pool._creator = lambda *a: (_ for _ in ()).throw(OSError("down"))  # type: ignore[attr-defined]
         _is_problem(c.get("/health"), 503, "database_unavailable")
+
+
+def test_health_fails_readiness_when_the_schema_is_not_at_head(services: Services) -> None:
+    with TestClient(create_app(services=services), raise_server_exceptions=False) as c:
+        assert c.get("/health").status_code == 200
+        with services.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        body = _is_problem(c.get("/health"), 503, "schema_outdated")
+        assert "creditgate db upgrade" in body["detail"]
