@@ -19,6 +19,7 @@ from service.admin.routes import ROUTES as ADMIN_ROUTES
 from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
+from service.http.apidocs import OfflineSwaggerPlugin
 from service.http.context import with_request_context
 from service.http.fastlane import FastLane
 from service.http.problems import EXCEPTION_HANDLERS
@@ -100,6 +101,7 @@ def create_app(
             version="1.0.0",
             description="Consent-gated personal public credit information queries.",
             path="/schema",
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         on_startup=[tune_threads, svc.start, sweeper.start, freeze_startup_heap],
         on_shutdown=[sweeper.stop, svc.close],
