@@ -23,7 +23,7 @@ from service.http.apidocs import OfflineSwaggerPlugin
 from service.http.context import with_request_context
 from service.http.fastlane import FastLane
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.system import health, live, metrics
+from service.http.system import health, live, metrics, root
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
@@ -46,12 +46,28 @@ class CreditGateApp(Litestar):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            scope, send = as_get_without_body(scope, send)
         route = self.fast_lane.route_for(scope) if self.fast_lane is not None else None
         if route is not None:
             scope["app"] = scope["litestar_app"] = self  # what Litestar's own __call__ sets
             await with_request_context(partial(self.fast_lane, route), scope, receive, send)  # type: ignore[misc]
         else:
             await with_request_context(super().__call__, scope, receive, send)
+
+
+def as_get_without_body(scope: Any, send: Any) -> tuple[Any, Any]:
+    """HEAD answered as GET with the body left out (RFC 9110 §9.3.2): every resource
+    that answers GET answers HEAD, with the same status and headers."""
+
+    async def send_headers_only(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return {**scope, "method": "GET"}, send_headers_only
 
 
 def create_app(
@@ -87,8 +103,13 @@ def create_app(
 
     app = CreditGateApp(
         route_handlers=[
-            health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
+            root, health, live, metrics,
+            *OAUTH_ROUTES,
+            *ADMIN_ROUTES,
+            *CONSENT_HANDLERS,
+            *QUERY_HANDLERS,
             *RECORD_HANDLERS,
+            *extra_handlers,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

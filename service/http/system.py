@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import html
 from typing import Any
 
-from litestar import Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -51,3 +52,26 @@ def live() -> dict[str, str]:
 def metrics() -> Response[bytes]:
     """Prometheus text exposition of this process's metrics."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+_ENTRY_POINTS = (
+    ("portal", "/app/", "The web portal for people and auditors"),
+    ("api_docs", "/schema", "API documentation (OpenAPI at /schema/openapi.json)"),
+    ("health", "/health", "Readiness"),
+    ("oauth_metadata", "/.well-known/oauth-authorization-server", "OAuth 2.0 authorization server metadata"),
+)
+
+
+@get("/", sync_to_thread=False, tags=["system"], summary="Where to go: the portal, the API docs, health",
+     media_type=MediaType.HTML)
+def root(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A small index page, or the same links as JSON for ``Accept: application/json``."""
+    links = {name: href for name, href, _ in _ENTRY_POINTS}
+    if request.accept.best_match([MediaType.HTML, MediaType.JSON], default=MediaType.HTML) == MediaType.JSON:
+        return Response({"service": "creditgate", "links": links}, media_type=MediaType.JSON)
+    items = "".join(f"<li><a href='{href}'>{html.escape(text)}</a></li>" for _, href, text in _ENTRY_POINTS)
+    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'><title>creditgate</title></head>"
+            f"<body><h1>creditgate</h1><p>Consent-gated personal public credit information.</p><ul>{items}</ul>"
+            "</body></html>")
+    return Response(page, media_type=MediaType.HTML)

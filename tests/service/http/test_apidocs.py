@@ -44,3 +44,24 @@ def test_vendored_files_are_the_pinned_release() -> None:
     assert set(digests) == {"swagger-ui-bundle.js", "swagger-ui.css"}
     for name, digest in digests.items():
         assert hashlib.sha256((ASSETS / name).read_bytes()).hexdigest() == digest
+
+
+def test_the_root_points_to_the_portal_docs_and_health(http: Any) -> None:
+    page = http.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for href in ("/app/", "/schema", "/health"):
+        assert f"href='{href}'" in page.text
+    as_json = http.get("/", headers={"Accept": "application/json"})
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert as_json.json()["links"]["api_docs"] == "/schema"
+
+
+def test_head_answers_wherever_get_does_with_no_body(http: Any) -> None:
+    for path in ("/health", "/oauth/jwks", "/.well-known/oauth-authorization-server", "/", "/schema"):
+        got, head = http.get(path), http.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers.get("content-length") == got.headers.get("content-length")
+    assert http.head("/v1/me/report").status_code == 401  # guarded as GET is
+    assert http.head("/v1/records").status_code == 405  # POST only

@@ -32,7 +32,7 @@ from service.identity.policy import ALL_SCOPES, TOKEN_ROLES
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for
 
-PUBLIC_PATHS = ("/health", "/health/live", "/metrics")
+PUBLIC_PATHS = ("/", "/health", "/health/live", "/metrics")
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
 
 INST, PROV, OPER = frozenset({Role.INSTITUTION}), frozenset({Role.PROVIDER}), frozenset({Role.OPERATOR})
@@ -63,7 +63,7 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
 }
 #: Every route open without a token.
 EXPECTED_PUBLIC = {
-    ("GET", "/health"), ("GET", "/health/live"), ("GET", "/metrics"),
+    ("GET", "/"), ("GET", "/health"), ("GET", "/health/live"), ("GET", "/metrics"),
     ("POST", "/oauth/token"), ("GET", "/oauth/authorize"), ("POST", "/oauth/authorize"),
     ("GET", "/.well-known/oauth-authorization-server"), ("GET", "/oauth/jwks"),
 }
