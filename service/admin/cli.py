@@ -10,6 +10,7 @@ process listings.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,35 +150,86 @@ def accounts() -> None:
     """People's accounts: subjects, guardians, auditors, operators."""
 
 
+_PERSON_FIELDS = ("id_number", "name", "mobile", "address", "bank_card")
+
+
+def _stdin_line(what: str) -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise click.UsageError(f"standard input ended before the {what}")
+    return line.rstrip("\r\n")
+
+
+def _ask(label: str, *, confirm: bool = False, optional: bool = False) -> str | None:
+    """A secret or personal value: a hidden prompt on a terminal, else the next line of
+    standard input (so piped input neither echoes nor warns). Empty optional answers are None."""
+    if sys.stdin.isatty():
+        value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm,
+                                  default="" if optional else None, show_default=False)
+    else:
+        value = _stdin_line(label)
+        if confirm and _stdin_line(f"{label} (again)") != value:
+            raise click.UsageError("the two entries do not match")
+    return value if value.strip() or not optional else None
+
+
+def _read_person_file(path: Path, with_contact: bool) -> dict[str, str | None]:
+    """The person's fields from a JSON object: id_number and name, and with --with-contact
+    optionally mobile, address and bank_card. Values never go on the command line,
+    where other users of the machine could read them."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise click.ClickException(f"{path} is not a readable JSON file") from None
+    allowed = _PERSON_FIELDS if with_contact else _PERSON_FIELDS[:2]
+    if not isinstance(data, dict) or set(data) - set(allowed):
+        raise click.ClickException(f"{path} must be a JSON object with only: {', '.join(allowed)}")
+    if not all(isinstance(data.get(k), str) for k in ("id_number", "name")):
+        raise click.ClickException(f"{path} must give id_number and name as strings")
+    for key in allowed[2:]:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise click.ClickException(f"{path}: {key} must be a string or null")
+    return {key: (data.get(key) or None) for key in allowed}
+
+
 @accounts.command("add")
 @click.option("--username", required=True, help="Login handle: a-z 0-9 . _ - (not a name or number).")
 @click.option("--role", type=click.Choice(["subject", "guardian", "auditor", "operator"]), required=True)
 @click.option("--with-contact", is_flag=True,
               help="Subject only: also ask for the person's mobile, address and bank card (each may be left "
                    "empty). Stored only for a person not registered yet.")
-def accounts_add(username: str, role: str, with_contact: bool) -> None:
-    """Register an account. The password (and, for a subject, the ID number and name, and
-    with --with-contact the mobile, address and bank card) are asked for on a hidden
-    prompt, or read from stdin one per line."""
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (no prompt, no confirmation).")
+@click.option("--person-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Subject only: a JSON file with id_number and name (and with --with-contact mobile, "
+                   "address, bank_card) instead of prompts.")
+def accounts_add(username: str, role: str, with_contact: bool, password_stdin: bool,
+                 person_file: Path | None) -> None:
+    """Register an account. The password and, for a subject, the ID number and name (and
+    with --with-contact the mobile, address and bank card) are asked for on hidden
+    prompts, or read one per line from piped input in that order. For scripts:
+    --password-stdin and --person-file."""
     from service.admin.registry import register_account
     from service.admin.routes import account_view
 
     if with_contact and role != "subject":
         raise click.UsageError("--with-contact is only for subject accounts")
-    password = click.prompt(f"Password (at least {PASSWORD_MIN_LENGTH} characters)", hide_input=True,
-                            confirmation_prompt=True)
-    id_number = name = None
-    contact: dict[str, str | None] = {}
-    if role == "subject":
-        id_number = click.prompt("The person's resident ID number", hide_input=True)
-        name = click.prompt("The person's name", hide_input=True)
+    if person_file is not None and role != "subject":
+        raise click.UsageError("--person-file is only for subject accounts")
+    if password_stdin:
+        password: str | None = _stdin_line("password")
+    else:
+        password = _ask(f"Password (at least {PASSWORD_MIN_LENGTH} characters)", confirm=True)
+    person: dict[str, str | None] = {}
+    if person_file is not None:
+        person = _read_person_file(person_file, with_contact)
+    elif role == "subject":
+        person = {"id_number": _ask("The person's resident ID number"), "name": _ask("The person's name")}
         if with_contact:
             for field, label in (("mobile", "mobile number"), ("address", "address"), ("bank_card", "bank card")):
-                answer = click.prompt(f"The person's {label} (empty: none)", hide_input=True, default="",
-                                      show_default=False)
-                contact[field] = answer if answer.strip() else None
-    account = _call(register_account, username=username, password=password, role=role, id_number=id_number,
-                    name=name, **contact)
+                person[field] = _ask(f"The person's {label} (empty: none)", optional=True)
+    account = _call(register_account, username=username, password=password, role=role,
+                    **{"id_number": None, "name": None, **person})
     _emit(account_view(account))
 
 
@@ -201,8 +253,8 @@ def guardianships_add(guardian_account_id: str, register_ward: bool) -> None:
     from service.admin.registry import register_guardianship
     from service.admin.routes import guardianship_view
 
-    ward_id_number = click.prompt("The ward's resident ID number", hide_input=True)
-    ward_name = click.prompt("The ward's name", hide_input=True) if register_ward else None
+    ward_id_number = _ask("The ward's resident ID number")
+    ward_name = _ask("The ward's name") if register_ward else None
     link = _call(register_guardianship, guardian_account_id=guardian_account_id, ward_id_number=ward_id_number,
                  ward_name=ward_name)
     _emit(guardianship_view(link))
