@@ -51,7 +51,8 @@ def live() -> dict[str, str]:
 @get("/metrics", sync_to_thread=False, tags=["system"], summary="Prometheus metrics", include_in_schema=False)
 def metrics() -> Response[bytes]:
     """Prometheus text exposition of this process's metrics."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    # Litestar appends "; charset=utf-8" to text types itself; the constant carries one already.
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST.replace("; charset=utf-8", ""))
 
 
 _ENTRY_POINTS = (

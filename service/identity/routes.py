@@ -113,7 +113,7 @@ async def token_endpoint(request: Request[Any, Any, Any], services: NamedDepende
 
 
 def _html(content: str, status: int, nonce: str) -> Response[str]:
-    return Response(content, status_code=status, media_type="text/html; charset=utf-8",
+    return Response(content, status_code=status, media_type="text/html",  # Litestar adds the charset
                     headers=security_headers(nonce))
 
 

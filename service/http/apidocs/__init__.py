@@ -20,11 +20,8 @@ from litestar.response import File
 
 SWAGGER_UI_VERSION = "5.35.0"
 ASSETS = Path(__file__).parent / "assets"
-_ASSET_TYPES = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
-    "init.js": "text/javascript; charset=utf-8",
-}
+# Litestar adds "; charset=utf-8" to text types.
+_ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "init.js": "text/javascript"}
 # The page is the same for everyone and the assets change only with a release.
 _ASSET_CACHE = "public, max-age=86400"
 

@@ -65,3 +65,12 @@ def test_head_answers_wherever_get_does_with_no_body(http: Any) -> None:
         assert head.headers.get("content-length") == got.headers.get("content-length")
     assert http.head("/v1/me/report").status_code == 401  # guarded as GET is
     assert http.head("/v1/records").status_code == 405  # POST only
+
+
+def test_content_type_names_its_charset_once(http: Any) -> None:
+    for path in ("/", "/schema", "/health", "/metrics", "/oauth/jwks", "/schema/assets/init.js"):
+        content_type = http.get(path).headers["content-type"]
+        assert content_type.count("charset") <= 1, (path, content_type)
+    login = http.get("/oauth/authorize", params={"response_type": "code", "client_id": "creditgate-web"})
+    assert login.headers["content-type"].count("charset") == 1, login.headers["content-type"]
+    assert http.get("/metrics").headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
