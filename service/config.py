@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from service.http.client import Network, parse_networks
+
 _PREFIX = "CREDITGATE_"
 
 
@@ -31,6 +33,28 @@ def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ConfigError(f"{_PREFIX}{name} must be between {minimum} and {maximum}")
     return value
+
+
+def _networks_env(name: str) -> tuple[Network, ...]:
+    raw = _env(name, "") or ""
+    try:
+        return parse_networks(v for v in raw.split(",") if v.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{_PREFIX}{name}: {exc}; give comma-separated IP addresses or CIDR networks") from None
+
+
+def _listen_env(name: str, *, workers: int) -> tuple[str, int] | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    host, sep, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{_PREFIX}{name} must be host:port (port 1-65535)")
+    if workers > 1:
+        # Each worker process keeps its own metrics, and only one could bind the port.
+        raise ConfigError(f"{_PREFIX}{name} needs {_PREFIX}WORKERS=1; scrape /metrics with an operator token instead")
+    return host, int(port)
 
 
 def check_public_url(name: str, value: str, *, allow_path: bool = True) -> str:
@@ -85,6 +109,12 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     web_redirect_uris: tuple[str, ...] = ()
     access_token_ttl: int = 600
+    # Reverse proxies whose X-Forwarded-For names the client (service.http.client);
+    # login throttling counts per client address.
+    trusted_proxies: tuple[Network, ...] = ()
+    # A separate listener for /metrics without a token, as (host, port); None: /metrics
+    # is served on the API port to operator tokens only.
+    metrics_listen: tuple[str, int] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -127,4 +157,6 @@ class Settings:
                 for uri in (_env("WEB_REDIRECT_URIS", "") or "").split(",") if uri.strip()
             ),
             access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
+            trusted_proxies=_networks_env("TRUSTED_PROXIES"),
+            metrics_listen=_listen_env("METRICS_LISTEN", workers=_int_env("WORKERS", 1, 1, 64)),
         )

@@ -92,7 +92,8 @@ def db_upgrade(revision: str) -> None:
     from service.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
+    # The settings let the upgrade open the keys when it must encrypt stored values.
+    upgrade(settings.database_url, revision, settings=settings)
     click.echo(f"database at revision {revision}")
 
 

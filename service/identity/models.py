@@ -183,6 +183,8 @@ class AuthorizationCode(SQLModel, table=True):
     code_challenge_method: str = Field(sa_column=Column(String(8), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    #: The access token this code was exchanged for; revoked if the code is replayed.
+    token_jti: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class UsedJti(SQLModel, table=True):

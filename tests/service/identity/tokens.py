@@ -49,12 +49,12 @@ from joserfc.jwk import Key, OKPKey
 from policies import Role, load_purposes, make_resident_id, make_uscc
 from service.admin.registry import (
     Actor,
-    china_today,
     register_account,
     register_guardianship,
     register_institution,
     register_provider,
 )
+from service.db.types import china_today
 from service.identity.jose import StrictJWSRegistry
 from service.identity.policy import WEB_CLIENT_ID, scopes_for
 from service.runtime import Services

@@ -1,0 +1,53 @@
+"""One transaction per registration, holding its state change and its audit entry.
+
+An administrative change and the entry that records it commit together or not
+at all: if the entry cannot be written, nothing of the change stays.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.admin.actor import Actor
+from service.audit_log.writer import AuditEvent
+from service.http.context import current_request_id
+from service.runtime import Services
+
+
+def new_id() -> str:
+    """A random row id (32 lowercase hex characters)."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class AdminWrite:
+    """The open transaction of one registration and the entries it will commit with."""
+
+    session: Session
+    actor: Actor
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def record(self, action: str, reason: str, *, subject: str | None = None, **details: Any) -> None:
+        """Audit ``action`` in this transaction; ``details`` name ids, never personal data."""
+        self.events.append(AuditEvent(
+            actor_type=self.actor.actor_type, actor_id=self.actor.actor_id, action=action, decision="record",
+            reason=reason, subject=subject, request_id=current_request_id(), details=details,
+        ))
+
+
+@contextmanager
+def audited_write(services: Services, actor: Actor) -> Iterator[AdminWrite]:
+    """A write transaction (SQLite: BEGIN IMMEDIATE) whose recorded entries are appended
+    inside it, just before it commits."""
+    with services.write_session() as session, session.begin():
+        write = AdminWrite(session, actor)
+        yield write
+        if write.events:
+            session.flush()
+            services.writer.append_in(session.connection(), *write.events)
