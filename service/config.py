@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from service.http.client import Network, parse_networks
+from service.http.client import parse_networks
 
 _PREFIX = "CREDITGATE_"
 
@@ -35,10 +35,10 @@ def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
     return value
 
 
-def _networks_env(name: str) -> tuple[Network, ...]:
+def _networks_env(name: str) -> tuple[str, ...]:
     raw = _env(name, "") or ""
     try:
-        return parse_networks(v for v in raw.split(",") if v.strip())
+        return tuple(str(net) for net in parse_networks(v for v in raw.split(",") if v.strip()))
     except ValueError as exc:
         raise ConfigError(f"{_PREFIX}{name}: {exc}; give comma-separated IP addresses or CIDR networks") from None
 
@@ -111,7 +111,7 @@ class Settings:
     access_token_ttl: int = 600
     # Reverse proxies whose X-Forwarded-For names the client (service.http.client);
     # login throttling counts per client address.
-    trusted_proxies: tuple[Network, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
     # A separate listener for /metrics without a token, as (host, port); None: /metrics
     # is served on the API port to operator tokens only.
     metrics_listen: tuple[str, int] | None = None

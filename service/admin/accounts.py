@@ -37,7 +37,8 @@ def _address(raw: str) -> str:
         value = clean_text(" ".join(raw.split()), max_chars=ADDRESS_MAX)
     except TextRefused:
         value = ""
-    if len(value) < ADDRESS_MIN:
+    # Invisible format characters (zero-width and the like) have no place in an address.
+    if len(value) < ADDRESS_MIN or not value.isprintable():
         raise InvalidRequest("address_invalid", f"address must be {ADDRESS_MIN} to {ADDRESS_MAX} printable characters")
     return value
 

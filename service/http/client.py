@@ -9,6 +9,7 @@ Entries left of that are the client's own claims and are never believed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +31,11 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     return tuple(out)
 
 
+@functools.cache
+def _networks(values: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(values)
+
+
 def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -38,18 +44,22 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in net for net in networks)
 
 
-def client_address(scope: dict[str, Any], trusted_proxies: tuple[Network, ...] = ()) -> str:
-    """The client's address for ``scope`` (see the module docstring)."""
+def client_address(scope: dict[str, Any], trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The client's address for ``scope`` (see the module docstring); ``trusted_proxies``
+    are addresses or networks as :func:`parse_networks` takes them."""
     client = scope.get("client")
     peer = str(client[0]) if client else _UNKNOWN
-    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+    if not trusted_proxies:
+        return peer
+    networks = _networks(trusted_proxies)
+    if not _trusted(peer, networks):
         return peer
     hops: list[str] = []
     for name, value in scope.get("headers", ()):
         if name == _FORWARDED_FOR:
             hops.extend(h.strip() for h in value.decode("latin-1").split(","))
     for hop in reversed(hops):
-        if not _trusted(hop, trusted_proxies):
+        if not _trusted(hop, networks):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

@@ -16,10 +16,12 @@ from service.observability.logging import get_logger
 from service.observability.metrics import HTTP_LATENCY, HTTP_METHODS, HTTP_REQUESTS, child
 
 REQUEST_ID_HEADER = "x-request-id"
-# A caller's request id is kept only if it is a UUID (with or without hyphens) that
-# holds nothing shaped like an ID, mobile or card number: it is echoed, logged and
-# stored in audit entries, which are permanent. Anything else gets an id of ours.
+# A caller's request id is kept only if it is a UUID (with or without hyphens) with no
+# run of 11 or more digits, so that it cannot carry an ID, mobile or card number, even
+# padded with digits: it is echoed, logged and stored in audit entries, which are
+# permanent. Anything else gets an id of ours.
 _VALID_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+_DIGIT_RUN = re.compile(r"[0-9]{11,}")
 #: Called as each response starts, with the scope and the status (refusal auditing).
 ResponseStartHook = Callable[[dict[str, Any], int], Awaitable[None]]
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -34,7 +36,7 @@ def current_request_id() -> str | None:
 def accepted_request_id(candidate: str) -> str | None:
     """A caller's request id, normalised to lowercase, if it may be kept (see ``_VALID_ID``)."""
     value = candidate.strip().lower()
-    if _VALID_ID.fullmatch(value) is None or personal_identifier_in(value):
+    if _VALID_ID.fullmatch(value) is None or _DIGIT_RUN.search(value) or personal_identifier_in(value):
         return None
     return value
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from policies import Role, Viewer
 from service.db.raw import RawConnection, as_bytes, as_json
-from service.db.types import china_today
+from service.db.types import china_today, utcnow
 from service.gate.access import AccessGate
 from service.identity.models import ACTIVE, OWNER_AUDITOR_TOOL, OWNER_INSTITUTION, OWNER_PROVIDER
 from service.identity.policy import WEB_CLIENT_ID
@@ -111,7 +111,7 @@ def _person(db: RawConnection, gate: AccessGate, account_id: str, role: Role, co
     if role == Role.GUARDIAN:
         linked = {ward: as_bytes(sealed) for ward, sealed in db.all(_WARDS, (account_id,))}
         wards = gate.minors_among(db, Viewer(role=role, actor_id=account_id, wards=frozenset(linked)), linked,
-                                  china_today())
+                                  china_today(utcnow()))
     return Principal(
         role=role, actor_id=account_id, account_id=account_id, subject_id=subject_id, wards=wards, **common,
     )

@@ -24,6 +24,7 @@ from service.http.client import client_address
 from service.http.problems import note_refusal
 from service.identity.client_failures import CHALLENGE, FAILED_DESCRIPTION, claimed_client, record_failure
 from service.identity.jose import published_jwks
+from service.identity.models import PRIVATE_KEY_JWT
 from service.identity.login import LOGIN_FAILED_MESSAGE, authenticate_password
 from service.identity.loginpage import (
     FORM_COOKIE,
@@ -110,11 +111,15 @@ async def token_endpoint(request: Request[Any, Any, Any], services: NamedDepende
     server = CreditGateAuthorizationServer(services)
     result: OAuthResponse = await anyio.to_thread.run_sync(server.create_token_response, oauth_request)
     if isinstance(result.body, dict) and result.body.get("error") == "invalid_client":
-        # One answer for an unknown client, a wrong secret and a bad assertion alike.
+        # 401 for every failed client authentication. An unknown client and a wrong secret
+        # get the same words; a known client's bad assertion keeps its reason (the caller
+        # holds the private key and needs to know what to fix).
         claimed, method = claimed_client(request.headers.get("authorization"), form)
         audited = await anyio.to_thread.run_sync(record_failure, services, claimed, method)
         note_refusal(request.scope, "invalid_client", audited=audited)  # type: ignore[arg-type]
-        response = _oauth_json_error(401, "invalid_client", FAILED_DESCRIPTION)
+        specific = audited and method == PRIVATE_KEY_JWT
+        description = str(result.body.get("error_description") or FAILED_DESCRIPTION)
+        response = _oauth_json_error(401, "invalid_client", description if specific else FAILED_DESCRIPTION)
         response.headers["WWW-Authenticate"] = CHALLENGE
         return response
     return _to_response(result, services)
