@@ -14,8 +14,8 @@ from litestar.params import FromPath, JSONBody
 from policies import InvalidIdentifier, Role
 from policies.consent import MAX_REASON_CHARS, ConsentRuleError
 from policies.text import TextRefused
-from service.consent.reasons import clean_reason
 from service.consent.models import Consent
+from service.consent.reasons import clean_reason
 from service.consent.service import (
     ConsentConflict,
     ConsentForbidden,

@@ -14,7 +14,6 @@ from service.crypto.models import SubjectKey, TextKey
 from service.db.engine import IMMEDIATE
 from service.db.types import utcnow
 
-
 # Every table of wrapped data keys; the table name is part of each wrapped key's associated data.
 _KEY_TABLES: tuple[type[SubjectKey] | type[TextKey], ...] = (SubjectKey, TextKey)
 

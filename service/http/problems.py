@@ -20,7 +20,7 @@ PROBLEM_BASE = "https://creditgate.example/problems/"
 log = get_logger("creditgate.errors")
 
 # Stable codes for errors raised by the framework itself.
-_STATUS_CODES = {
+STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -144,7 +144,7 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         # Litestar raises a plain 400 when the body cannot be decoded at all.
         note_refusal(scope, "malformed_body")
         return problem(400, "malformed_body", "the request body could not be decoded as JSON")
-    code = _STATUS_CODES.get(status, "http_error")
+    code = STATUS_CODES.get(status, "http_error")
     note_refusal(scope, code)
     detail = {
         404: "no such resource",

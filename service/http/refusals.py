@@ -23,7 +23,7 @@ from typing import Any
 from service.audit_log.writer import AuditEvent, AuditUnavailable
 from service.http.client import client_address
 from service.http.context import current_request_id
-from service.http.problems import REFUSAL_KEY
+from service.http.problems import REFUSAL_KEY, STATUS_CODES
 from service.identity.principal import Principal
 from service.observability.logging import get_logger
 from service.observability.metrics import HTTP_METHODS, UNAUTHENTICATED_REFUSALS, child
@@ -31,9 +31,6 @@ from service.runtime import Services
 
 log = get_logger("creditgate.refusals")
 
-_STATUS_REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                   409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable",
-                   429: "too_many_requests"}
 
 
 class RefusalRecorder:
@@ -46,7 +43,7 @@ class RefusalRecorder:
         """Audit, or log and count, the refusal that ``status`` answers, if it is one."""
         if not 400 <= status < 500:
             return
-        code, reason, audited = scope.get(REFUSAL_KEY) or (_STATUS_REASONS.get(status, "http_error"),) * 2 + (False,)
+        code, reason, audited = scope.get(REFUSAL_KEY) or (STATUS_CODES.get(status, "http_error"),) * 2 + (False,)
         route = scope.get("path_template") or "unmatched"
         method = scope.get("method", "")
         method = method if method in HTTP_METHODS else "OTHER"

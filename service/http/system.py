@@ -8,9 +8,8 @@ only. A scraper without a token reads it on a separate listener instead
 
 from __future__ import annotations
 
-from typing import Any
-
 import threading
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from litestar import Response, get

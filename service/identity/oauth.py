@@ -56,12 +56,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from policies import Role
+from service.audit_log.writer import AuditEvent
 from service.db.engine import IMMEDIATE
 from service.db.types import utcnow
-from service.identity.credentials import check_client_secret, load_client_keys
-from service.audit_log.writer import AuditEvent
 from service.http.context import current_request_id
-from service.identity.revocation import CODE_REPLAYED, revoke_token
+from service.identity.credentials import check_client_secret, load_client_keys
 from service.identity.jose import StrictJWSRegistry
 from service.identity.models import (
     ACTIVE,
@@ -87,6 +86,7 @@ from service.identity.policy import (
     WEB_CLIENT_ID,
     scopes_for,
 )
+from service.identity.revocation import CODE_REPLAYED, revoke_token
 from service.observability.logging import get_logger
 from service.runtime import Services
 

@@ -24,7 +24,6 @@ from service.http.client import client_address
 from service.http.problems import note_refusal
 from service.identity.client_failures import CHALLENGE, FAILED_DESCRIPTION, claimed_client, record_failure
 from service.identity.jose import published_jwks
-from service.identity.models import PRIVATE_KEY_JWT
 from service.identity.login import LOGIN_FAILED_MESSAGE, authenticate_password
 from service.identity.loginpage import (
     FORM_COOKIE,
@@ -34,6 +33,7 @@ from service.identity.loginpage import (
     render_login,
     security_headers,
 )
+from service.identity.models import PRIVATE_KEY_JWT
 from service.identity.oauth import (
     AUTHORIZATION_PARAMS,
     CreditGateAuthorizationServer,
