@@ -106,6 +106,24 @@ def test_bad_secret_and_unknown_client_are_invalid_client(client: TestClient[Any
     _oauth_error(unknown, 401, "invalid_client")
     missing = client.post("/oauth/token", data={"grant_type": "client_credentials"})
     _oauth_error(missing, 401, "invalid_client")
+    # One answer for an unknown client and a wrong secret: nothing tells them apart.
+    assert wrong.json() == unknown.json() == missing.json()
+    assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"]
+    # The known client's failure is audited against its owner; the unknown one is only logged.
+    [failed] = audit_entries(services, "auth.client")
+    assert (failed["actor_type"], failed["actor_id"], failed["decision"]) == ("institution", inst.id, "deny")
+    assert failed["details"] == {"client_id": inst.client_id, "auth_method": "client_secret_basic"}
+    assert "cg_nobody" not in str(audit_entries(services))
+
+
+def test_invalid_assertions_get_401(client: TestClient[Any], services: Services,
+                                    jwt_client: tuple[Any, Any]) -> None:
+    inst, key = jwt_client
+    stranger = assertion_for("cg_nobody", key, services.tokens.token_endpoint)
+    unknown = _oauth_error(_jwt_grant(client, "cg_nobody", stranger), 401, "invalid_client")
+    assert unknown["error_description"] == "Client authentication failed."
+    garbage = _oauth_error(_jwt_grant(client, inst.client_id, "not.a.jwt"), 401, "invalid_client")
+    assert garbage["error_description"]
 
 
 def test_suspended_institution_gets_no_token(client: TestClient[Any], services: Services) -> None:
