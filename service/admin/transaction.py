@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.admin.actor import Actor
-from service.audit_log.writer import AuditEvent
+from service.audit_log.writer import AuditEvent, AuditUnavailable
 from service.http.context import current_request_id
 from service.runtime import Services
 
@@ -50,4 +50,8 @@ def audited_write(services: Services, actor: Actor) -> Iterator[AdminWrite]:
         yield write
         if write.events:
             session.flush()
-            services.writer.append_in(session.connection(), *write.events)
+            try:
+                services.writer.append_in(session.connection(), *write.events)
+            except Exception as exc:  # the driver's own errors too: the append runs on its cursor
+                # The change rolls back with its entry: nothing stays unrecorded.
+                raise AuditUnavailable("the change could not be recorded") from exc
