@@ -47,6 +47,13 @@ def _data_steps(needed: str) -> Any:
 
 
 def upgrade() -> None:
+    conn = op.get_bind()
+    # Decided before any change: SQLite runs schema changes outside a transaction, so a
+    # refusal half way would leave a schema that is neither this revision nor the last.
+    has_subjects = conn.execute(sa.text("SELECT 1 FROM subjects LIMIT 1")).first() is not None
+    has_requests = conn.execute(sa.text("SELECT 1 FROM consent_requests LIMIT 1")).first() is not None
+    steps = _data_steps("subjects and consent requests") if has_subjects or has_requests else None
+
     op.create_table(
         "login_throttles",
         sa.Column("scope", sa.String(length=32), nullable=False),
@@ -80,11 +87,10 @@ def upgrade() -> None:
     op.add_column("subjects", sa.Column("birth_date_ct", sa.LargeBinary(), nullable=True))
     op.add_column("consent_requests", sa.Column("reason_ct", sa.LargeBinary(), nullable=True))
 
-    conn = op.get_bind()
-    if conn.execute(sa.text("SELECT 1 FROM subjects LIMIT 1")).first() is not None:
-        _data_steps("subjects").seal_birth_dates(conn)
-    if conn.execute(sa.text("SELECT 1 FROM consent_requests LIMIT 1")).first() is not None:
-        _data_steps("consent requests").seal_consent_reasons(conn)
+    if steps is not None and has_subjects:
+        steps.seal_birth_dates(conn)
+    if steps is not None and has_requests:
+        steps.seal_consent_reasons(conn)
     if conn.dialect.name == "sqlite":
         # Overwrite the freed space of the plaintext column instead of leaving it in the file.
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
