@@ -74,9 +74,10 @@ def test_checkpoints_complete_and_the_wal_stays_bounded_under_constant_writes(tm
     # The checkpoints catch up with the writer (a reader's snapshot may hold back a few
     # frames), so the WAL starts over: each checkpoint sees what was written since the
     # last one, instead of everything written so far. A WAL that never starts over only
-    # grows, so its frame count would never fall; how far it falls varies with the disk,
-    # so only the falls are counted (about half the intervals when it starts over).
+    # grows while the writer writes, so its frame count would rise at every look; one
+    # that starts over stays level or falls (how far varies with the disk and the load,
+    # so only the looks where it did not rise are counted).
     frames = [f for f, _ in results]
     assert sum(copied for _, copied in results) >= 0.9 * sum(frames), results
-    falls = sum(1 for before, after in itertools.pairwise(frames) if after < before)
-    assert falls >= 3, frames
+    restarts = sum(1 for before, after in itertools.pairwise(frames) if after <= before)
+    assert restarts >= 3, frames
