@@ -90,6 +90,8 @@ class Settings:
     master_key: str | None = field(repr=False, default=None)
     previous_master_keys: tuple[str, ...] = field(repr=False, default=())
     log_level: str = "INFO"
+    # Log lines go to stderr, or appended to this file (created mode 0600).
+    log_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -141,6 +143,7 @@ class Settings:
             master_key=_env("MASTER_KEY"),
             previous_master_keys=previous,
             log_level=log_level,
+            log_file=Path(log_file).expanduser() if (log_file := _env("LOG_FILE")) else None,
             host=_env("HOST", "127.0.0.1") or "127.0.0.1",
             port=_int_env("PORT", 8000, 1, 65535),
             workers=_int_env("WORKERS", 1, 1, 64),

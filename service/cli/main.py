@@ -27,7 +27,7 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     from service.observability.logging import configure_logging
     from service.runtime import build_services
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, file=settings.log_file)
     try:
         return build_services(settings)
     except KeyError_ as exc:

@@ -68,7 +68,7 @@ def create_app(
     settings = settings or (services.settings if services else Settings.from_env())
     # A broken policy file stops the service here, naming the file and the key.
     load_all_policy_data()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, file=settings.log_file)
     svc = services or build_services(settings)
 
     def provide_services() -> Services:
