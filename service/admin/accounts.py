@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from policies import InvalidIdentifier, Role, parse_resident_id, validate_bank_card, validate_mobile
 from policies.text import TextRefused, clean_text
 from service.admin.actor import Actor
-from service.admin.errors import Conflict, InvalidRequest, NotFound
+from service.admin.errors import Conflict, InvalidRequest
 from service.admin.names import person_name
 from service.admin.transaction import audited_write, new_id
 from service.db.types import china_today
@@ -154,9 +154,7 @@ def set_account_status(services: Services, *, actor: Actor, account_id: str, sta
                 select(Account.id).where(Account.role == Role.OPERATOR.value, Account.status == ACTIVE)  # type: ignore[arg-type,call-overload]
                 .with_for_update()
             ).scalars().all()
-        account = session.get(Account, account_id, with_for_update=True)
-        if account is None:
-            raise NotFound("account_not_found", "no account with this id")
+        account = w.locked(Account, account_id, "account")
         if status == DISABLED and account.status == ACTIVE and account.role == Role.OPERATOR.value \
                 and set(operators) == {account.id}:
             raise Conflict("last_operator", "the last active operator cannot be disabled; enable or register "

@@ -54,9 +54,7 @@ def add_client(
 def revoke_client(services: Services, *, actor: Actor, client_id: str) -> OAuthClient:
     """Revoke a client: no new tokens, and its issued tokens stop working at once."""
     with audited_write(services, actor) as w:
-        client = w.session.get(OAuthClient, client_id, with_for_update=True)
-        if client is None:
-            raise NotFound("client_not_found", "no client with this id")
+        client = w.locked(OAuthClient, client_id, "client")
         if client.status != REVOKED:
             client.status = REVOKED
             w.session.add(client)

@@ -81,9 +81,7 @@ def register_guardianship(
 def end_guardianship(services: Services, *, actor: Actor, guardianship_id: str) -> Guardianship:
     """End a guardianship now; the guardian loses the ward at the next request."""
     with audited_write(services, actor) as w:
-        link = w.session.get(Guardianship, guardianship_id, with_for_update=True)
-        if link is None:
-            raise NotFound("guardianship_not_found", "no guardianship with this id")
+        link = w.locked(Guardianship, guardianship_id, "guardianship")
         if link.ended_at is not None:
             raise Conflict("guardianship_ended", "this guardianship has already ended")
         link.ended_at = utcnow()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from policies import INSTITUTION_TYPES, InvalidIdentifier, Role, load_purposes, validate_uscc
 from service.admin.actor import Actor
 from service.admin.credentials import IssuedCredentials, new_client
-from service.admin.errors import Conflict, InvalidRequest, NotFound
+from service.admin.errors import Conflict, InvalidRequest
 from service.admin.names import organisation_name
 from service.admin.transaction import audited_write, new_id
 from service.db.types import utcnow
@@ -81,18 +81,8 @@ def register_institution(
         id=new_id(), name=clean_name, uscc=code, type=institution_type, permitted_purposes=purposes,
         status=ACTIVE, created_at=now, status_changed_at=now,
     )
-    exists = Conflict("institution_exists", "an institution with this USCC is registered")
-    try:
-        with audited_write(services, actor) as w:
-            if w.session.execute(select(Institution.id).where(Institution.uscc == code)).first():  # type: ignore[arg-type,call-overload]
-                raise exists
-            w.session.add(inst)
-            w.session.flush()
-            creds = new_client(w.session, OWNER_INSTITUTION, inst.id, Role.INSTITUTION, auth_method, jwk)
-            w.record("admin.institution.register", "registered", institution_id=inst.id, type=inst.type,
-                     permitted_purposes=purposes, client_id=creds.client_id, auth_method=auth_method)
-    except IntegrityError:
-        raise exists from None
+    creds = _register(services, actor, inst, OWNER_INSTITUTION, Role.INSTITUTION, auth_method, jwk,
+                      type=inst.type, permitted_purposes=purposes)
     return RegisteredOrganisation(inst, creds)
 
 
@@ -115,19 +105,31 @@ def register_provider(
     now = utcnow()
     prov = Provider(id=new_id(), name=clean_name, uscc=code, provider_type=provider_type, status=ACTIVE,
                     created_at=now, status_changed_at=now)
-    exists = Conflict("provider_exists", "a provider with this USCC is registered")
+    creds = _register(services, actor, prov, OWNER_PROVIDER, Role.PROVIDER, auth_method, jwk,
+                      provider_type=provider_type)
+    return RegisteredOrganisation(prov, creds)
+
+
+def _register(services: Services, actor: Actor, org: Institution | Provider, kind: str, role: Role,
+              auth_method: str, jwk: Any, **details: Any) -> IssuedCredentials:
+    """Store a new organisation with its first client and the audit entry, in one
+    transaction; ``<kind>_exists`` when its USCC is taken (checked, and kept by the
+    unique index against a concurrent registration)."""
+    model = type(org)
+    exists = Conflict(f"{kind}_exists", f"an {kind} with this USCC is registered" if kind == OWNER_INSTITUTION
+                      else f"a {kind} with this USCC is registered")
     try:
         with audited_write(services, actor) as w:
-            if w.session.execute(select(Provider.id).where(Provider.uscc == code)).first():  # type: ignore[arg-type,call-overload]
+            if w.session.execute(select(model.id).where(model.uscc == org.uscc)).first():  # type: ignore[arg-type,call-overload]
                 raise exists
-            w.session.add(prov)
+            w.session.add(org)
             w.session.flush()
-            creds = new_client(w.session, OWNER_PROVIDER, prov.id, Role.PROVIDER, auth_method, jwk)
-            w.record("admin.provider.register", "registered", provider_id=prov.id, provider_type=provider_type,
+            creds = new_client(w.session, kind, org.id, role, auth_method, jwk)
+            w.record(f"admin.{kind}.register", "registered", **{f"{kind}_id": org.id}, **details,
                      client_id=creds.client_id, auth_method=auth_method)
     except IntegrityError:
         raise exists from None
-    return RegisteredOrganisation(prov, creds)
+    return creds
 
 
 def set_institution_status(services: Services, *, actor: Actor, institution_id: str, status: str) -> Institution:
@@ -144,9 +146,7 @@ def _set_status(services: Services, actor: Actor, model: Any, kind: str, org_id:
     if status not in (ACTIVE, SUSPENDED):
         raise InvalidRequest("invalid_status", "status must be active or suspended")
     with audited_write(services, actor) as w:
-        org = w.session.get(model, org_id, with_for_update=True)
-        if org is None:
-            raise NotFound(f"{kind}_not_found", f"no {kind} with this id")
+        org = w.locked(model, org_id, kind)
         if org.status != status:
             org.status = status
             org.status_changed_at = utcnow()

@@ -10,14 +10,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from service.admin.actor import Actor
+from service.admin.errors import NotFound
 from service.audit_log.writer import AuditEvent, AuditUnavailable
 from service.http.context import current_request_id
 from service.runtime import Services
+
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -32,6 +35,14 @@ class AdminWrite:
     session: Session
     actor: Actor
     events: list[AuditEvent] = field(default_factory=list)
+
+    def locked(self, model: type[T], row_id: str, kind: str) -> T:
+        """The row ``row_id`` of ``model``, locked for this transaction; ``<kind>_not_found``
+        when there is none."""
+        row = self.session.get(model, row_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"{kind}_not_found", f"no {kind} with this id")
+        return row
 
     def record(self, action: str, reason: str, *, subject: str | None = None, **details: Any) -> None:
         """Audit ``action`` in this transaction; ``details`` name ids, never personal data."""

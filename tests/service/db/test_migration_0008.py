@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from policies import Role, Viewer, make_resident_id, make_uscc
@@ -27,7 +26,7 @@ from service.db.engine import make_engine
 from service.db.migrate import current_revision, upgrade
 from service.db.types import utcnow
 from service.runtime import Services, build_services
-from tests.conftest import PG_URL, REQUIRE_PG, _pg_admin
+from tests.conftest import pg_database
 
 REASON = "为张三丰（身份证 11010519491231002X）办理住房贷款"
 BORN = date(1987, 4, 23)
@@ -39,18 +38,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("CREDITGATE_REQUIRE_PG=1 but CREDITGATE_TEST_PG_URL is not set")
-        pytest.skip("no PostgreSQL server")
-    name = f"cg_old_{uuid.uuid4().hex[:10]}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("cg_old") as (_, url):
+        yield url
 
 
 def _populate(services: Services) -> tuple[str, str]:
