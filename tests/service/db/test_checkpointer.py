@@ -7,7 +7,9 @@ import itertools
 import multiprocessing
 import sqlite3
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -31,6 +33,16 @@ def _write_until(path: str, stop: threading.Event) -> None:
         conn.executemany("INSERT INTO filler (pad) VALUES (?)", rows)
         conn.commit()
     conn.close()
+
+
+def _wait_for_rows(engine: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT count(*) FROM filler")).scalar_one():
+                return
+        assert time.monotonic() < deadline, "the writer process never wrote"
+        threading.Event().wait(0.05)
 
 
 def test_checkpoints_complete_and_the_wal_stays_bounded_under_constant_writes(tmp_path: Path) -> None:
@@ -58,7 +70,7 @@ def test_checkpoints_complete_and_the_wal_stays_bounded_under_constant_writes(tm
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        threading.Event().wait(1.0)  # the writer is up and writing
+        _wait_for_rows(engine)  # the writer process is up and writing (starting it can take a while)
         for _ in range(20):
             threading.Event().wait(0.1)
             results.append(checkpointer.checkpoint())
