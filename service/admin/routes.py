@@ -9,6 +9,7 @@ appears once, in the response that created it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
@@ -66,7 +67,7 @@ def admin_problem(request: Request[Any, Any, Any], exc: AdminError) -> Response[
 _ERRORS: dict[Any, Any] = {AdminError: admin_problem}
 
 
-def _admin(path: str, status_code: int, summary: str, body: Any = None) -> Any:
+def _admin(path: str, status_code: int, summary: str, body: Any = None) -> Callable[[Callable[..., Any]], Any]:
     """An operator-only POST route: role guard, refusal translation, strict body."""
     return post(path, guards=OPERATOR_ONLY, tags=_TAGS, exception_handlers=_ERRORS, sync_to_thread=True,
                 status_code=status_code, summary=summary,

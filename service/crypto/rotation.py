@@ -42,13 +42,13 @@ def key_usage(engine: Engine) -> dict[str, int]:
 
 def pending_rewrap(engine: Engine, active_kek: str) -> int:
     """Data keys not yet wrapped by ``active_kek``."""
+    pending = 0
     with engine.connect() as conn:
-        return sum(
-            int(conn.execute(
+        for model in _KEY_TABLES:
+            pending += int(conn.execute(
                 select(func.count()).select_from(model).where(model.kek_id != active_kek)  # type: ignore[arg-type]
             ).scalar_one())
-            for model in _KEY_TABLES
-        )
+    return pending
 
 
 def rewrap_all(

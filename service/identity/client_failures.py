@@ -46,7 +46,8 @@ def claimed_client(authorization: str | None, form: Mapping[str, Sequence[str]])
         except (JoseError, ValueError, UnicodeError, AttributeError):
             issuer = None
         return (issuer if isinstance(issuer, str) else None), "private_key_jwt"
-    return (form.get("client_id") or [None])[0], "none"
+    named = form.get("client_id") or [""]
+    return named[0] or None, "none"
 
 
 def record_failure(services: Services, client_id: str | None, method: str) -> bool:
