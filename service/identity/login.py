@@ -75,7 +75,7 @@ def authenticate_password(
         throttle = SourceThrottle(session, source, now)
         if throttle.blocked_until(ADDRESS_SCOPE) is not None:
             # No password work at all: under attack the refusal must stay cheap.
-            return _throttled(ADDRESS_SCOPE, client_address, source)
+            return _throttled("address", client_address, source)
         account = None
         if valid_username(handle) and len(password) <= PASSWORD_MAX_LENGTH:
             account = session.execute(
@@ -109,9 +109,10 @@ def authenticate_password(
 
 
 def _throttled(scope: str, client_address: str, source: str) -> LoginOutcome:
-    child(LOGIN_THROTTLED, scope if scope == "account" else "address").inc()
-    log.info("login_throttled", scope="address" if scope == ADDRESS_SCOPE else "account", client=client_address,
-             source=source)
+    """A refusal of a blocked source (``scope``: ``account`` or ``address``): logged and
+    counted, nothing written."""
+    child(LOGIN_THROTTLED, scope).inc()
+    log.info("login_throttled", scope=scope, client=client_address, source=source)
     return LoginOutcome(account=None, reason="source_blocked")
 
 
