@@ -218,9 +218,10 @@ def histogram(metrics: str, name: str) -> dict[str, float]:
 
 def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"creditgate-bench-{kind}-"))
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
+    # /metrics answers operator tokens only on the API port; the bench scrapes the separate listener.
     env = {"CREDITGATE_DATA_DIR": str(work / "data"), "CREDITGATE_PORT": str(port), "CREDITGATE_LOG_LEVEL": "WARNING",
-           "CREDITGATE_ISSUER": f"http://127.0.0.1:{port}"}
+           "CREDITGATE_ISSUER": f"http://127.0.0.1:{port}", "CREDITGATE_METRICS_LISTEN": f"127.0.0.1:{metrics_port}"}
     if db_url:
         env["CREDITGATE_DATABASE_URL"] = db_url
     console.print(f"[bold]{kind}[/]: seeding {PEOPLE} people, {CONSENTS} consents …")
@@ -272,7 +273,7 @@ def run_backend(kind: str, db_url: str | None, args: argparse.Namespace) -> dict
         if spy:
             spy.wait(timeout=60)
         rss, pss = rss_mb(server.pid), pss_mb(server.pid)
-        metrics = urllib.request.urlopen(f"{api}/metrics", timeout=10).read().decode()
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -13,6 +13,7 @@ from policies.access import (
     Viewer,
     decide,
     decide_age_check,
+    decide_birth_date_sealing,
 )
 from policies.catalog import (
     CatalogItem,
@@ -26,10 +27,13 @@ from policies.identifiers import (
     InvalidIdentifier,
     ResidentId,
     age_on,
+    luhn_ok,
     make_resident_id,
     make_uscc,
     normalize_resident_id,
     parse_resident_id,
+    validate_bank_card,
+    validate_mobile,
     validate_uscc,
 )
 from policies.masking import (
@@ -43,9 +47,11 @@ from policies.masking import (
 )
 from policies.purposes import (
     INSTITUTION_TYPES,
+    UNKNOWN_PURPOSE,
     Category,
     ConsentSettings,
     Purpose,
+    known_purpose,
     load_categories,
     load_consent_settings,
     load_purposes,
@@ -81,6 +87,7 @@ from policies.workdays import (
 
 __all__ = [
     "INSTITUTION_TYPES",
+    "UNKNOWN_PURPOSE",
     "AccessRequest",
     "CatalogItem",
     "Category",
@@ -109,11 +116,13 @@ __all__ = [
     "check_registration",
     "decide",
     "decide_age_check",
+    "decide_birth_date_sealing",
     "disclosure_window",
     "effective_record_state",
     "green_channel",
     "in_window",
     "is_workday",
+    "known_purpose",
     "load_all_policy_data",
     "load_catalog",
     "load_categories",
@@ -123,6 +132,7 @@ __all__ = [
     "load_masking_policy",
     "load_provider_types",
     "load_purposes",
+    "luhn_ok",
     "make_resident_id",
     "make_uscc",
     "normalize_resident_id",
@@ -137,6 +147,8 @@ __all__ = [
     "parse_resident_id",
     "repair_allowed",
     "suspended_end",
+    "validate_bank_card",
+    "validate_mobile",
     "validate_uscc",
     "visible_to_institution",
     "visible_to_subject",

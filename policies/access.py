@@ -36,6 +36,7 @@ __all__ = [
     "Viewer",
     "decide",
     "decide_age_check",
+    "decide_birth_date_sealing",
 ]
 
 
@@ -57,6 +58,8 @@ class Reason(StrEnum):
     CONSENT = "consent"
     # allowed, for the service's own use only (an age rule), never shown
     AGE_CHECK = "age_check"
+    # allowed, once, for the schema upgrade that stores birth dates apart
+    BIRTH_DATE_SEALING = "birth_date_sealing"
     # denied: subject
     NOT_SELF = "not_self"
     # denied: guardian
@@ -306,11 +309,12 @@ def decide(
 
 
 def decide_age_check(viewer: Viewer, subject_id: str) -> Decision:
-    """Whether the service may read ``subject_id``'s birth date, from the ID number,
-    to apply an age rule for ``viewer``: the subject themself (may they grant?) or one
-    of their guardians (is the ward still under the guardianship age?). Nobody else:
-    the age of a stranger is none of the caller's business. An allowed decision opens
-    only the ID number, for the service's own use; the date never reaches the viewer.
+    """Whether the service may open ``subject_id``'s birth date to apply an age rule
+    for ``viewer``: the subject themself (may they grant?) or one of their guardians
+    (is the ward still under the guardianship age?). Nobody else: the age of a
+    stranger is none of the caller's business. An allowed decision opens only the
+    birth date, which is stored apart from the ID number, for the service's own use;
+    the date never reaches the viewer.
     """
     role = Role(viewer.role)
     mine = role == Role.SUBJECT and viewer.subject_id == subject_id
@@ -321,7 +325,23 @@ def decide_age_check(viewer: Viewer, subject_id: str) -> Decision:
         subject_id=subject_id,
         role=role,
         categories=frozenset(),
-        fields=frozenset({FieldKind.ID_NUMBER}) if mine or ward else frozenset(),
+        fields=frozenset({FieldKind.BIRTH_DATE}) if mine or ward else frozenset(),
+        consent_id=None,
+        purpose=None,
+    )
+
+
+def decide_birth_date_sealing(subject_id: str) -> Decision:
+    """The one-off opening of a subject's ID number by the operator's schema upgrade,
+    to store their birth date apart (subjects registered before it was kept apart).
+    It opens the ID number only, and the caller audits it for the subject."""
+    return Decision(
+        allowed=True,
+        reason=Reason.BIRTH_DATE_SEALING,
+        subject_id=subject_id,
+        role=Role.OPERATOR,
+        categories=frozenset(),
+        fields=frozenset({FieldKind.ID_NUMBER}),
         consent_id=None,
         purpose=None,
     )

@@ -1,8 +1,10 @@
-"""Validation of Chinese resident ID numbers and unified social credit codes.
+"""Validation of the identifiers the service takes: Chinese resident ID numbers,
+unified social credit codes, mainland mobile numbers and bank card numbers.
 
 Resident identity numbers follow GB 11643-1999 (ISO 7064 MOD 11-2 check
 character); unified social credit codes follow GB 32100-2015 (MOD 31 check
-character over a 31-symbol alphabet).
+character over a 31-symbol alphabet); bank card numbers carry a Luhn check
+digit (ISO/IEC 7812-1).
 
 Error messages never contain the input: an ID number is personal data and an
 exception message can end up in a log or an HTTP problem response.
@@ -18,10 +20,13 @@ __all__ = [
     "InvalidIdentifier",
     "ResidentId",
     "age_on",
+    "luhn_ok",
     "make_resident_id",
     "make_uscc",
     "normalize_resident_id",
     "parse_resident_id",
+    "validate_bank_card",
+    "validate_mobile",
     "validate_uscc",
 ]
 
@@ -30,6 +35,8 @@ ID_NUMBER_CHECKSUM = "id_number_checksum"
 ID_NUMBER_BIRTH_DATE = "id_number_birth_date"
 USCC_FORMAT = "uscc_format"
 USCC_CHECKSUM = "uscc_checksum"
+MOBILE_INVALID = "mobile_invalid"
+BANK_CARD_INVALID = "bank_card_invalid"
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
@@ -47,7 +54,12 @@ _MESSAGES = {
     ID_NUMBER_BIRTH_DATE: "ID number does not contain a valid birth date",
     USCC_FORMAT: "unified social credit code must be 18 characters of the GB 32100 alphabet",
     USCC_CHECKSUM: "unified social credit code check character does not match (GB 32100)",
+    MOBILE_INVALID: "mobile must be 11 digits starting with 1, with no spaces or signs",
+    BANK_CARD_INVALID: "bank_card must be 12 to 19 digits, with no spaces, and a valid Luhn check digit",
 }
+# ASCII digits only: ``\d`` would also take full-width and other Unicode digits.
+_MOBILE_PATTERN = re.compile(r"1[0-9]{10}")
+_BANK_CARD_PATTERN = re.compile(r"[0-9]{12,19}")
 
 
 class InvalidIdentifier(ValueError):
@@ -166,3 +178,31 @@ def make_uscc(first17: str) -> str:
     if not _is_uscc_text(body, 17):
         raise InvalidIdentifier(USCC_FORMAT)
     return body + _uscc_check_char(body)
+
+
+def validate_mobile(raw: str) -> str:
+    """A mainland mobile number: 11 ASCII digits starting with 1 (``mobile_invalid``)."""
+    value = raw.strip()
+    if _MOBILE_PATTERN.fullmatch(value) is None:
+        raise InvalidIdentifier(MOBILE_INVALID)
+    return value
+
+
+def luhn_ok(digits: str) -> bool:
+    """Whether the Luhn (ISO/IEC 7812-1) check digit of a string of digits is right."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        n = int(char)
+        if position % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def validate_bank_card(raw: str) -> str:
+    """A bank card number: 12 to 19 ASCII digits with a valid Luhn check digit
+    (``bank_card_invalid``)."""
+    value = raw.strip()
+    if _BANK_CARD_PATTERN.fullmatch(value) is None or not luhn_ok(value):
+        raise InvalidIdentifier(BANK_CARD_INVALID)
+    return value

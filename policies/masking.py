@@ -47,6 +47,9 @@ class FieldKind(StrEnum):
     MOBILE = "mobile"
     BANK_CARD = "bank_card"
     ADDRESS = "address"
+    #: Kept apart from the ID number so that age rules need not open the number; hidden
+    #: from every viewer (``data/masking.toml``), opened only by an age check.
+    BIRTH_DATE = "birth_date"
 
 
 class Role(StrEnum):

@@ -22,9 +22,11 @@ from policies.errors import PolicyDataError
 
 __all__ = [
     "INSTITUTION_TYPES",
+    "UNKNOWN_PURPOSE",
     "Category",
     "ConsentSettings",
     "Purpose",
+    "known_purpose",
     "load_categories",
     "load_consent_settings",
     "load_purposes",
@@ -36,6 +38,10 @@ __all__ = [
 INSTITUTION_TYPES = frozenset(
     {"bank", "consumer_finance", "microloan", "guarantor", "employer", "landlord", "government"}
 )
+
+#: What an audit entry records in place of a purpose code the policy does not know:
+#: a caller's string never reaches the append-only log.
+UNKNOWN_PURPOSE = "(unknown)"
 
 CATEGORIES_FILE = "categories.toml"
 PURPOSES_FILE = "purposes.toml"
@@ -164,3 +170,11 @@ def load_purposes() -> Mapping[str, Purpose]:
 def load_consent_settings() -> ConsentSettings:
     """Load and validate the packaged consent settings (once per process)."""
     return parse_consent_settings(read_data_file(CONSENT_FILE), f"data/{CONSENT_FILE}")
+
+
+def known_purpose(code: str | None) -> str | None:
+    """``code`` if it names a purpose of the policy data, :data:`UNKNOWN_PURPOSE`
+    for any other string, None for None: what an audit entry may record."""
+    if code is None:
+        return None
+    return code if code in load_purposes() else UNKNOWN_PURPOSE

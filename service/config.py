@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from service.http.client import parse_networks
+
 _PREFIX = "CREDITGATE_"
 
 
@@ -31,6 +33,28 @@ def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ConfigError(f"{_PREFIX}{name} must be between {minimum} and {maximum}")
     return value
+
+
+def _networks_env(name: str) -> tuple[str, ...]:
+    raw = _env(name, "") or ""
+    try:
+        return tuple(str(net) for net in parse_networks(v for v in raw.split(",") if v.strip()))
+    except ValueError as exc:
+        raise ConfigError(f"{_PREFIX}{name}: {exc}; give comma-separated IP addresses or CIDR networks") from None
+
+
+def _listen_env(name: str, *, workers: int) -> tuple[str, int] | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    host, sep, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{_PREFIX}{name} must be host:port (port 1-65535)")
+    if workers > 1:
+        # Each worker process keeps its own metrics, and only one could bind the port.
+        raise ConfigError(f"{_PREFIX}{name} needs {_PREFIX}WORKERS=1; scrape /metrics with an operator token instead")
+    return host, int(port)
 
 
 def check_public_url(name: str, value: str, *, allow_path: bool = True) -> str:
@@ -94,6 +118,8 @@ class Settings:
     master_key: str | None = field(repr=False, default=None)
     previous_master_keys: tuple[str, ...] = field(repr=False, default=())
     log_level: str = "INFO"
+    # Log lines go to stderr, or appended to this file (created mode 0600).
+    log_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -116,6 +142,12 @@ class Settings:
     # True when CREDITGATE_DATABASE_URL is unset: the embedded SQLite file in the data
     # directory, which ``creditgate serve`` may migrate by itself.
     embedded_default: bool = False
+    # Reverse proxies whose X-Forwarded-For names the client (service.http.client);
+    # login throttling counts per client address.
+    trusted_proxies: tuple[str, ...] = ()
+    # A separate listener for /metrics without a token, as (host, port); None: /metrics
+    # is served on the API port to operator tokens only.
+    metrics_listen: tuple[str, int] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -140,6 +172,7 @@ class Settings:
             master_key=_env("MASTER_KEY"),
             previous_master_keys=previous,
             log_level=log_level,
+            log_file=Path(log_file).expanduser() if (log_file := _env("LOG_FILE")) else None,
             host=_env("HOST", "127.0.0.1") or "127.0.0.1",
             port=_int_env("PORT", 8000, 1, 65535),
             workers=_int_env("WORKERS", 1, 1, 64),
@@ -157,4 +190,6 @@ class Settings:
             ),
             access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
             embedded_default=configured_url is None,
+            trusted_proxies=_networks_env("TRUSTED_PROXIES"),
+            metrics_listen=_listen_env("METRICS_LISTEN", workers=_int_env("WORKERS", 1, 1, 64)),
         )

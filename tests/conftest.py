@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +50,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """A migrated PostgreSQL database used as the template for per-test databases."""
+def require_pg() -> None:
+    """Skip without a PostgreSQL server, or fail when one is required."""
     if not PG_URL:
         if REQUIRE_PG:
             pytest.fail("CREDITGATE_REQUIRE_PG=1 but CREDITGATE_TEST_PG_URL is not set")
         pytest.skip("no PostgreSQL server (set CREDITGATE_TEST_PG_URL)")
-    name = f"cg_tmpl_{_worker()}_{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """A new, empty PostgreSQL database as (name, URL); dropped afterwards."""
+    require_pg()
+    assert PG_URL
+    name = f"{prefix}_{_worker()}_{uuid.uuid4().hex[:8]}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield name, make_url(PG_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database used as the template for per-test databases."""
+    with pg_database("cg_tmpl") as (name, url):
+        upgrade(url)
+        yield name
 
 
 def fresh_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -36,14 +36,13 @@ def _running_services() -> Iterator[Any]:
 
 
 def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run a registry function as the CLI operator; problems become clean errors."""
-    from service.admin.registry import Actor
-    from service.http.problems import ProblemError
+    """Run a registry function as the CLI operator; refusals become clean errors."""
+    from service.admin.registry import Actor, AdminError
 
     with _running_services() as svc:
         try:
             return fn(svc, actor=Actor.cli(), **kwargs)
-        except ProblemError as exc:
+        except AdminError as exc:
             raise click.ClickException(f"{exc.code}: {exc.detail or ''}".rstrip(": ")) from None
 
 

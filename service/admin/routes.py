@@ -1,23 +1,31 @@
 """``/v1/admin/*``: registration, for operators with the ``admin`` scope only.
 
-Request bodies are strict (unknown fields are a 400). Responses never contain
-a person's ID number or name; a client secret appears once, in the response
-that created it.
+Request bodies are decoded strictly (``service.http.body``: unknown fields and
+wrong types are a 400). The registration domain's refusals
+(:class:`~service.admin.errors.AdminError`) become problem responses here, at the
+edge. Responses never contain a person's ID number or name; a client secret
+appears once, in the response that created it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
-from litestar import post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from policies import Role
 from service.admin.registry import (
     Actor,
+    AdminError,
+    Conflict,
+    InvalidRequest,
     IssuedCredentials,
+    NotFound,
+    Unprocessable,
     add_client,
     end_guardianship,
     register_account,
@@ -29,6 +37,8 @@ from service.admin.registry import (
     set_institution_status,
     set_provider_status,
 )
+from service.http.body import strict_body
+from service.http.problems import PROBLEM_JSON, ProblemError, problem_parts
 from service.identity.guards import require_roles
 from service.identity.models import (
     ACTIVE,
@@ -44,6 +54,24 @@ from service.identity.principal import Principal
 from service.runtime import Services
 
 OPERATOR_ONLY = [require_roles(Role.OPERATOR, scope="admin")]
+_STATUS = {InvalidRequest: 400, NotFound: 404, Conflict: 409, Unprocessable: 422}
+
+
+def admin_problem(request: Request[Any, Any, Any], exc: AdminError) -> Response[dict[str, Any]]:
+    """A registration refusal as a problem response (noted for the refusal audit)."""
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    status, body, headers = problem_parts(ProblemError(status, exc.code, exc.detail), request.scope)  # type: ignore[arg-type]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+_ERRORS: dict[Any, Any] = {AdminError: admin_problem}
+
+
+def _admin(path: str, status_code: int, summary: str, body: Any = None) -> Callable[[Callable[..., Any]], Any]:
+    """An operator-only POST route: role guard, refusal translation, strict body."""
+    return post(path, guards=OPERATOR_ONLY, tags=_TAGS, exception_handlers=_ERRORS, sync_to_thread=True,
+                status_code=status_code, summary=summary,
+                dependencies={"payload": strict_body(body)} if body is not None else None)
 Operator: TypeAlias = NamedDependency[Principal]
 Svc: TypeAlias = NamedDependency[Services]
 _TAGS = ["admin"]
@@ -156,10 +184,11 @@ def client_view(client: OAuthClient) -> dict[str, Any]:
 # --- institutions -------------------------------------------------------------------------------
 
 
-@post("/v1/admin/institutions", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
-      summary="Register an institution (client secret shown once)")
-def create_institution(principal: Operator, services: Svc, data: JSONBody[InstitutionIn]) -> dict[str, Any]:
+@_admin("/v1/admin/institutions", 201, "Register an institution (client secret shown once)", InstitutionIn)
+def create_institution(principal: Operator, services: Svc, data: JSONBody[InstitutionIn],
+                       payload: NamedDependency[InstitutionIn]) -> dict[str, Any]:
     """Register a querying institution and issue its client credentials."""
+    data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     done = register_institution(
         services, actor=Actor.of(principal), name=data.name, uscc=data.uscc, institution_type=data.type,
         permitted_purposes=data.permitted_purposes, auth_method=data.auth_method, jwk=data.jwk,
@@ -167,8 +196,7 @@ def create_institution(principal: Operator, services: Svc, data: JSONBody[Instit
     return institution_view(done.record, done.credentials)  # type: ignore[arg-type]
 
 
-@post("/v1/admin/institutions/{institution_id:str}/suspend", guards=OPERATOR_ONLY, tags=_TAGS,
-      sync_to_thread=True, status_code=200, summary="Suspend an institution (effective at once)")
+@_admin("/v1/admin/institutions/{institution_id:str}/suspend", 200, "Suspend an institution (effective at once)")
 def suspend_institution(principal: Operator, services: Svc, institution_id: FromPath[str]) -> dict[str, Any]:
     """Suspend: its tokens stop working on the next request."""
     inst = set_institution_status(services, actor=Actor.of(principal), institution_id=institution_id,
@@ -176,8 +204,7 @@ def suspend_institution(principal: Operator, services: Svc, institution_id: From
     return institution_view(inst)
 
 
-@post("/v1/admin/institutions/{institution_id:str}/reactivate", guards=OPERATOR_ONLY, tags=_TAGS,
-      sync_to_thread=True, status_code=200, summary="Reactivate a suspended institution")
+@_admin("/v1/admin/institutions/{institution_id:str}/reactivate", 200, "Reactivate a suspended institution")
 def reactivate_institution(principal: Operator, services: Svc, institution_id: FromPath[str]) -> dict[str, Any]:
     """Reactivate a suspended institution."""
     inst = set_institution_status(services, actor=Actor.of(principal), institution_id=institution_id,
@@ -188,10 +215,11 @@ def reactivate_institution(principal: Operator, services: Svc, institution_id: F
 # --- providers ----------------------------------------------------------------------------------
 
 
-@post("/v1/admin/providers", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
-      summary="Register a record provider (client secret shown once)")
-def create_provider(principal: Operator, services: Svc, data: JSONBody[ProviderIn]) -> dict[str, Any]:
+@_admin("/v1/admin/providers", 201, "Register a record provider (client secret shown once)", ProviderIn)
+def create_provider(principal: Operator, services: Svc, data: JSONBody[ProviderIn],
+                    payload: NamedDependency[ProviderIn]) -> dict[str, Any]:
     """Register a provider / deciding department and issue its client credentials."""
+    data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     done = register_provider(
         services, actor=Actor.of(principal), name=data.name, uscc=data.uscc, provider_type=data.provider_type,
         auth_method=data.auth_method, jwk=data.jwk,
@@ -199,16 +227,14 @@ def create_provider(principal: Operator, services: Svc, data: JSONBody[ProviderI
     return provider_view(done.record, done.credentials)  # type: ignore[arg-type]
 
 
-@post("/v1/admin/providers/{provider_id:str}/suspend", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True,
-      status_code=200, summary="Suspend a provider")
+@_admin("/v1/admin/providers/{provider_id:str}/suspend", 200, "Suspend a provider")
 def suspend_provider(principal: Operator, services: Svc, provider_id: FromPath[str]) -> dict[str, Any]:
     """Suspend a provider: its tokens stop working on the next request."""
     return provider_view(set_provider_status(services, actor=Actor.of(principal), provider_id=provider_id,
                                              status=SUSPENDED))
 
 
-@post("/v1/admin/providers/{provider_id:str}/reactivate", guards=OPERATOR_ONLY, tags=_TAGS,
-      sync_to_thread=True, status_code=200, summary="Reactivate a provider")
+@_admin("/v1/admin/providers/{provider_id:str}/reactivate", 200, "Reactivate a provider")
 def reactivate_provider(principal: Operator, services: Svc, provider_id: FromPath[str]) -> dict[str, Any]:
     """Reactivate a suspended provider."""
     return provider_view(set_provider_status(services, actor=Actor.of(principal), provider_id=provider_id,
@@ -218,13 +244,14 @@ def reactivate_provider(principal: Operator, services: Svc, provider_id: FromPat
 # --- accounts -----------------------------------------------------------------------------------
 
 
-@post("/v1/admin/accounts", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
-      summary="Register a person's account")
-def create_account(principal: Operator, services: Svc, data: JSONBody[AccountIn]) -> dict[str, Any]:
+@_admin("/v1/admin/accounts", 201, "Register a person's account", AccountIn)
+def create_account(principal: Operator, services: Svc, data: JSONBody[AccountIn],
+                   payload: NamedDependency[AccountIn]) -> dict[str, Any]:
     """Register a login; for a subject, link (or register, encrypted) the person by ID number.
 
     A subject's ``mobile``, ``address`` and ``bank_card`` are optional and stored only for a
     person not yet registered (409 ``subject_exists_contact_not_stored`` otherwise)."""
+    data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     account = register_account(
         services, actor=Actor.of(principal), username=data.username, password=data.password, role=data.role,
         id_number=data.id_number, name=data.name, mobile=data.mobile, address=data.address,
@@ -233,16 +260,14 @@ def create_account(principal: Operator, services: Svc, data: JSONBody[AccountIn]
     return account_view(account)
 
 
-@post("/v1/admin/accounts/{account_id:str}/disable", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True,
-      status_code=200, summary="Disable an account (effective at once)")
+@_admin("/v1/admin/accounts/{account_id:str}/disable", 200, "Disable an account (effective at once)")
 def disable_account(principal: Operator, services: Svc, account_id: FromPath[str]) -> dict[str, Any]:
     """Disable: the account cannot log in and its tokens stop working."""
     return account_view(set_account_status(services, actor=Actor.of(principal), account_id=account_id,
                                            status=DISABLED))
 
 
-@post("/v1/admin/accounts/{account_id:str}/enable", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True,
-      status_code=200, summary="Enable an account (and lift a lock-out)")
+@_admin("/v1/admin/accounts/{account_id:str}/enable", 200, "Enable an account (and lift a lock-out)")
 def enable_account(principal: Operator, services: Svc, account_id: FromPath[str]) -> dict[str, Any]:
     """Enable a disabled account; also clears a lock-out."""
     return account_view(set_account_status(services, actor=Actor.of(principal), account_id=account_id,
@@ -252,10 +277,11 @@ def enable_account(principal: Operator, services: Svc, account_id: FromPath[str]
 # --- guardianships ------------------------------------------------------------------------------
 
 
-@post("/v1/admin/guardianships", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
-      summary="Register a guardian for a minor")
-def create_guardianship(principal: Operator, services: Svc, data: JSONBody[GuardianshipIn]) -> dict[str, Any]:
+@_admin("/v1/admin/guardianships", 201, "Register a guardian for a minor", GuardianshipIn)
+def create_guardianship(principal: Operator, services: Svc, data: JSONBody[GuardianshipIn],
+                        payload: NamedDependency[GuardianshipIn]) -> dict[str, Any]:
     """Link a guardian account to a ward under the guardianship age."""
+    data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     link = register_guardianship(
         services, actor=Actor.of(principal), guardian_account_id=data.guardian_account_id,
         ward_id_number=data.ward_id_number, ward_name=data.ward_name,
@@ -263,8 +289,7 @@ def create_guardianship(principal: Operator, services: Svc, data: JSONBody[Guard
     return guardianship_view(link)
 
 
-@post("/v1/admin/guardianships/{guardianship_id:str}/end", guards=OPERATOR_ONLY, tags=_TAGS,
-      sync_to_thread=True, status_code=200, summary="End a guardianship")
+@_admin("/v1/admin/guardianships/{guardianship_id:str}/end", 200, "End a guardianship")
 def finish_guardianship(principal: Operator, services: Svc, guardianship_id: FromPath[str]) -> dict[str, Any]:
     """End a guardianship now."""
     return guardianship_view(end_guardianship(services, actor=Actor.of(principal),
@@ -274,17 +299,17 @@ def finish_guardianship(principal: Operator, services: Svc, guardianship_id: Fro
 # --- clients ------------------------------------------------------------------------------------
 
 
-@post("/v1/admin/clients", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True, status_code=201,
-      summary="Add a client (rotation, or an auditor's tool); secret shown once")
-def create_client(principal: Operator, services: Svc, data: JSONBody[ClientIn]) -> dict[str, Any]:
+@_admin("/v1/admin/clients", 201, "Add a client (rotation, or an auditor's tool); secret shown once", ClientIn)
+def create_client(principal: Operator, services: Svc, data: JSONBody[ClientIn],
+                  payload: NamedDependency[ClientIn]) -> dict[str, Any]:
     """Issue credentials for another client of an institution, provider or auditor."""
+    data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     creds = add_client(services, actor=Actor.of(principal), owner_type=data.owner_type, owner_id=data.owner_id,
                        auth_method=data.auth_method, jwk=data.jwk)
     return {**creds.as_dict(), "owner_type": data.owner_type, "owner_id": data.owner_id}
 
 
-@post("/v1/admin/clients/{client_id:str}/revoke", guards=OPERATOR_ONLY, tags=_TAGS, sync_to_thread=True,
-      status_code=200, summary="Revoke a client (effective at once)")
+@_admin("/v1/admin/clients/{client_id:str}/revoke", 200, "Revoke a client (effective at once)")
 def revoke(principal: Operator, services: Svc, client_id: FromPath[str]) -> dict[str, Any]:
     """Revoke a client's credentials and every token issued to it."""
     return client_view(revoke_client(services, actor=Actor.of(principal), client_id=client_id))

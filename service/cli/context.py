@@ -32,7 +32,7 @@ def cli_services(settings: Settings) -> Services:
     from service.observability.logging import configure_logging
     from service.runtime import build_services
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, file=settings.log_file)
     reachable_engine(settings).dispose()
     try:
         return build_services(settings)

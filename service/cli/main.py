@@ -86,7 +86,8 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     reachable_engine(settings).dispose()
-    upgrade(settings.database_url, revision)
+    # The settings let the upgrade open the keys when it must encrypt stored values.
+    upgrade(settings.database_url, revision, settings=settings)
     click.echo(f"database at revision {revision}")
 
 

@@ -77,7 +77,7 @@ def ensure_schema_current(settings: Settings, engine: Engine, *, embedded_defaul
     if current == head:
         return None
     if embedded_default:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, settings=settings)
         return f"migrated the embedded database from revision {current or 'none'} to {head}"
     raise OperatorError(
         f"the database is at revision {current or 'none (never migrated)'} but this version needs {head}; "

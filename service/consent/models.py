@@ -38,7 +38,9 @@ class ConsentRequest(SQLModel, table=True):
     valid_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     valid_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     max_queries: int = Field(sa_column=Column(Integer, nullable=False))
-    reason: str = Field(sa_column=Column(String(500), nullable=False))
+    # The institution's free-text reason, sealed with a text key (it may describe the
+    # person). Always written; nullable only because the column was added to a live table.
+    reason_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     state: str = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -13,7 +13,9 @@ from litestar.params import FromPath, JSONBody
 
 from policies import InvalidIdentifier, Role
 from policies.consent import MAX_REASON_CHARS, ConsentRuleError
+from policies.text import TextRefused
 from service.consent.models import Consent
+from service.consent.reasons import clean_reason
 from service.consent.service import (
     ConsentConflict,
     ConsentForbidden,
@@ -82,8 +84,8 @@ def _run(call: Any) -> Any:
     """Translate consent-domain outcomes into problem responses."""
     try:
         return call()
-    except ConsentNotFound:
-        raise ProblemError(404, "not_found", "no such resource") from None
+    except ConsentNotFound as exc:
+        raise ProblemError(404, "not_found", "no such resource", audit_reason=exc.reason) from None
     except ConsentForbidden as exc:
         raise ProblemError(403, exc.code, exc.detail) from None
     except ConsentConflict as exc:
@@ -92,6 +94,9 @@ def _run(call: Any) -> Any:
         raise ProblemError(exc.status, exc.code, str(exc)) from None
     except InvalidIdentifier as exc:
         raise ProblemError(400, exc.code, str(exc)) from None
+    except TextRefused as exc:
+        raise ProblemError(400, exc.code, f"reason: {exc.message}",
+                           errors=[{"field": "reason", "source": "body", "message": exc.message}]) from None
 
 
 @post(
@@ -124,7 +129,8 @@ def create_consent_request(
         reason=data.reason,
     )
     req = _run(lambda: ConsentService(services).create_request(principal, new, current_request_id(), now))
-    return Response(request_for_institution(req, now), status_code=201)
+    # The reason is stored encrypted for the person; the institution sees it echoed here only.
+    return Response(request_for_institution(req, now, reason=clean_reason(data.reason)), status_code=201)
 
 
 @get(
@@ -165,10 +171,11 @@ def my_consent_requests(principal: Caller, services: Svc) -> dict[str, Any]:
     """Each pending request with the terms shown and the time it lapses."""
     now = utcnow()
     items = []
-    for req, institution, subject in ConsentService(services).pending_for(principal, now):
+    for req, institution, subject, reason in ConsentService(services).pending_for(principal, now,
+                                                                                 current_request_id()):
         items.append(
             {
-                **shown_terms(req, institution),
+                **shown_terms(req, institution, reason),
                 "id": req.id,
                 "for": "self" if subject == principal.subject_id else "ward",
                 "subject": subject,

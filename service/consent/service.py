@@ -16,6 +16,7 @@ from policies import Role, age_on, load_categories, load_consent_settings, load_
 from policies.consent import RequestedTerms, check_request, effective_state, grant_terms, request_expires_at
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
+from service.consent.reasons import clean_reason, reason_place, sealed_reason
 from service.db.raw import RawConnection, of_session
 from service.db.types import china_today, iso_z
 from service.documents.signing import sha256_hex, sign_document
@@ -35,7 +36,12 @@ _CONSUME = (
 
 
 class ConsentNotFound(Exception):
-    """Unknown id, or one the caller may not see (the two are not distinguished)."""
+    """Unknown id, or one the caller may not see. The caller is told the same either
+    way; ``reason`` (``unknown_id`` or ``not_held``) is for the audit log only."""
+
+    def __init__(self, reason: str = "unknown_id") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ConsentConflict(CodedError):
@@ -81,8 +87,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else iso_z(value)
 
 
-def shown_terms(req: ConsentRequest, institution: Institution) -> dict[str, Any]:
-    """The terms a person is shown for a request; their hash goes into the receipt."""
+def shown_terms(req: ConsentRequest, institution: Institution, reason: str | None) -> dict[str, Any]:
+    """The terms a person is shown for a request (``reason`` opened by the gate); their
+    hash goes into the receipt."""
     purposes, categories = load_purposes(), load_categories()
     purpose = purposes.get(req.purpose)
     return {
@@ -95,7 +102,7 @@ def shown_terms(req: ConsentRequest, institution: Institution) -> dict[str, Any]
         ],
         "validity": {"days": req.valid_days} if req.valid_days is not None else {"until": _iso(req.valid_until)},
         "max_queries": req.max_queries,
-        "reason": req.reason,
+        "reason": reason,
     }
 
 
@@ -104,9 +111,11 @@ def request_state(req: ConsentRequest, now: datetime) -> str:
     return "expired" if req.state == "pending" and now >= req.expires_at else req.state
 
 
-def request_for_institution(req: ConsentRequest, now: datetime) -> dict[str, Any]:
-    """An institution's view of its own request. Nothing here says whether the person is known."""
-    return {
+def request_for_institution(req: ConsentRequest, now: datetime, reason: str | None = None) -> dict[str, Any]:
+    """An institution's view of its own request. Nothing here says whether the person is known.
+    The reason is stored encrypted for the person; it is echoed (``reason``) only in the
+    answer to the request that carried it."""
+    view = {
         "id": req.id,
         "state": request_state(req, now),
         "purpose": req.purpose,
@@ -114,12 +123,14 @@ def request_for_institution(req: ConsentRequest, now: datetime) -> dict[str, Any
         "valid_days": req.valid_days,
         "valid_until": _iso(req.valid_until),
         "max_queries": req.max_queries,
-        "reason": req.reason,
         "created_at": _iso(req.created_at),
         "expires_at": _iso(req.expires_at),
         "decided_at": _iso(req.decided_at),
         "consent_id": req.consent_id,
     }
+    if reason is not None:
+        view["reason"] = reason
+    return view
 
 
 def consent_view(c: Consent, now: datetime, *, with_receipt: bool = False) -> dict[str, Any]:
@@ -175,19 +186,19 @@ class ConsentService:
         limit = load_consent_settings().guardianship_age
         if principal.role is Role.SUBJECT:
             if principal.subject_id != subject_id:
-                raise ConsentNotFound
+                raise ConsentNotFound("not_held")
             age = self._age_today(session, principal, subject_id, now)
             if age is None or age < limit:
                 raise ConsentForbidden("subject_is_minor", f"a subject under {limit} cannot grant; a guardian can")
             return
         if principal.role is Role.GUARDIAN:
             if subject_id not in principal.wards:
-                raise ConsentNotFound
+                raise ConsentNotFound("not_held")
             age = self._age_today(session, principal, subject_id, now)
             if age is None or age >= limit:
                 raise ConsentForbidden("ward_of_age", f"the ward is {limit} or older and decides alone")
             return
-        raise ConsentNotFound
+        raise ConsentNotFound("not_held")
 
     def _may_act_on(self, principal: Principal, subject_id: str) -> None:
         """Rejecting and revoking protect the person, so age does not restrict them."""
@@ -195,7 +206,7 @@ class ConsentService:
             return
         if principal.role is Role.GUARDIAN and subject_id in principal.wards:
             return
-        raise ConsentNotFound
+        raise ConsentNotFound("not_held")
 
     def _people_of(self, principal: Principal) -> list[str]:
         if principal.role is Role.SUBJECT and principal.subject_id:
@@ -219,13 +230,14 @@ class ConsentService:
         index = self._svc.blind_index.compute(
             normalize_resident_id(data.id_number, china_today(now))
         )
+        reason = clean_reason(data.reason)
         req = ConsentRequest(
             id=_new_id(), institution_id=principal.institution_id, subject_index=index, purpose=terms.purpose,
             categories=sorted(terms.categories), valid_days=terms.valid_days, valid_until=terms.valid_until,
-            max_queries=terms.max_queries, reason=data.reason, state="pending", created_at=now,
-            expires_at=request_expires_at(now),
+            max_queries=terms.max_queries, state="pending", created_at=now, expires_at=request_expires_at(now),
         )
         with self._svc.write_session() as s, s.begin():
+            [req.reason_ct] = self._svc.vault.encrypt_text(s, [(reason_place(req.id), reason)])
             s.add(req)
             s.flush()
             subject = self._subject_of(s, req)
@@ -240,22 +252,30 @@ class ConsentService:
         """One of the caller's own requests (another institution's id is not found)."""
         with self._svc.session() as s:
             req = s.get(ConsentRequest, request_id)
-        if req is None or req.institution_id != principal.institution_id:
-            raise ConsentNotFound
+        if req is None:
+            raise ConsentNotFound("unknown_id")
+        if req.institution_id != principal.institution_id:
+            raise ConsentNotFound("not_held")
         return req
 
     def institution_consent(self, principal: Principal, consent_id: str) -> Consent:
         """One of the caller's own consents (another institution's id is not found)."""
         with self._svc.session() as s:
             consent = s.get(Consent, consent_id)
-        if consent is None or consent.institution_id != principal.institution_id:
-            raise ConsentNotFound
+        if consent is None:
+            raise ConsentNotFound("unknown_id")
+        if consent.institution_id != principal.institution_id:
+            raise ConsentNotFound("not_held")
         return consent
 
     # --- subject and guardian side ---------------------------------------------------------
 
-    def pending_for(self, principal: Principal, now: datetime) -> list[tuple[ConsentRequest, Institution, str]]:
-        """Pending, unexpired requests addressed to the caller or their wards, newest first."""
+    def pending_for(
+        self, principal: Principal, now: datetime, http_request_id: str | None = None,
+    ) -> list[tuple[ConsentRequest, Institution, str, str | None]]:
+        """Pending, unexpired requests addressed to the caller or their wards, newest first,
+        each with its reason. The reasons are opened by the access gate, and reading them
+        is audited per person (``consent_request.read``) before this returns."""
         people = self._people_of(principal)
         if not people:
             return []
@@ -270,13 +290,31 @@ class ConsentService:
                 .where(ConsentRequest.state == "pending", ConsentRequest.expires_at > now)  # type: ignore[arg-type]
                 .order_by(ConsentRequest.created_at.desc())  # type: ignore[attr-defined]
             ).all()
-        return [(req, inst, indexes[req.subject_index]) for req, inst in rows]
+        by_subject: dict[str, list[ConsentRequest]] = {}
+        for req, _ in rows:
+            by_subject.setdefault(indexes[req.subject_index], []).append(req)
+        reasons: dict[str, str | None] = {}
+        with self._svc.reads() as db:
+            for subject, reqs in by_subject.items():
+                opened = self._svc.gate.open_texts(
+                    db, principal.viewer(), subject, {r.id: sealed_reason(r.id, r.reason_ct) for r in reqs}, now,
+                )
+                if opened is None:
+                    continue
+                reasons.update(opened)
+                self._svc.writer.append(self._event(
+                    principal, "consent_request.read", subject=subject, request_id=http_request_id,
+                    details={"requests": [r.id for r in reqs]},
+                ))
+        return [(req, inst, indexes[req.subject_index], reasons[req.id]) for req, inst in rows if req.id in reasons]
 
     def _pending_request(self, s: Session, request_id: str) -> tuple[ConsentRequest, str]:
         req = s.get(ConsentRequest, request_id)
-        subject = self._subject_of(s, req) if req is not None else None
-        if req is None or subject is None:
-            raise ConsentNotFound
+        if req is None:
+            raise ConsentNotFound("unknown_id")
+        subject = self._subject_of(s, req)
+        if subject is None:
+            raise ConsentNotFound("not_held")  # addressed to a person the service does not hold
         return req, subject
 
     def _ensure_pending(self, req: ConsentRequest, now: datetime) -> None:
@@ -317,7 +355,13 @@ class ConsentService:
             terms = grant_terms(requested, now=now, categories=narrowing.categories,
                                 valid_days=narrowing.valid_days, valid_until=narrowing.valid_until,
                                 max_queries=narrowing.max_queries)
-            shown = shown_terms(req, institution)
+            # The reason is opened for the person granting, to hash the terms they were shown;
+            # the consent.grant entry below commits with the consent.
+            opened = self._svc.gate.open_texts(of_session(s), principal.viewer(), subject,
+                                               {"reason": sealed_reason(req.id, req.reason_ct)}, now)
+            if opened is None:
+                raise ConsentNotFound("not_held")
+            shown = shown_terms(req, institution, opened["reason"])
             consent_id = _new_id()
             payload = {
                 "iss": self._svc.settings.issuer, "iat": int(now.timestamp()), "consent_id": consent_id,
@@ -387,7 +431,7 @@ class ConsentService:
         with self._svc.write_session() as s, s.begin():
             consent = s.get(Consent, consent_id)
             if consent is None:
-                raise ConsentNotFound
+                raise ConsentNotFound("unknown_id")
             self._may_act_on(principal, consent.subject_id)
             state = effective_state(consent.state, consent.valid_until, consent.uses, consent.max_uses, now)
             if state.value != "active":

@@ -65,6 +65,6 @@ def field_associated_data(table: str, column: str, row_id: str, key_version: str
     return f"{table}|{column}|{row_id}|{key_version}".encode()
 
 
-def wrap_associated_data(dek_id: str, kek_id: str) -> bytes:
-    """Binds a wrapped data key to its row and KEK version."""
-    return field_associated_data("subject_keys", "wrapped_key", dek_id, kek_id)
+def wrap_associated_data(dek_id: str, kek_id: str, table: str = "subject_keys") -> bytes:
+    """Binds a wrapped data key to its table, row and KEK version."""
+    return field_associated_data(table, "wrapped_key", dek_id, kek_id)

@@ -1,4 +1,10 @@
-"""Field encryption with per-subject data keys: the single place personal data is decrypted."""
+"""Field encryption with per-subject data keys: the single place personal data is decrypted.
+
+Free text that may describe a person but is not tied to a subject's key (a
+consent request's reason: the person may not be known yet) is sealed under a
+shared text key instead (``text_keys``), with the same envelope and associated
+data, and opened only with a grant for the subject it is about.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +19,20 @@ from sqlalchemy.orm import Session
 
 from service.crypto.envelope import (
     DecryptionError,
+    envelope_key_id,
     field_associated_data,
     open_envelope,
     seal_envelope,
     wrap_associated_data,
 )
 from service.crypto.keys import KEY_BYTES, KekProvider
-from service.crypto.models import SubjectKey
+from service.crypto.models import SubjectKey, TextKey
 from service.db.raw import RawConnection
 from service.gate.grant import check
 
 _SELECT_KEY = "SELECT id, kek_id, wrapped_key FROM subject_keys WHERE subject_id = ?"
+_SELECT_TEXT_KEY = "SELECT id, kek_id, wrapped_key FROM text_keys WHERE id = ?"
+TEXT_KEYS = "text_keys"
 
 
 class KeyShredded(DecryptionError):
@@ -46,6 +55,8 @@ class SealedField:
     place: FieldPlace
     blob: bytes | None
     requires: str = field(default="")
+    #: Sealed under a shared text key (see the module docstring), not the subject's.
+    shared: bool = False
 
 
 class FieldVault:
@@ -58,9 +69,25 @@ class FieldVault:
         kek_id, kek = self._keks.active()
         return kek_id, seal_envelope(kek, kek_id, dek, wrap_associated_data(dek_id, kek_id))
 
-    def _unwrap(self, dek_id: str, kek_id: str, wrapped: bytes) -> bytes:
+    def _unwrap(self, dek_id: str, kek_id: str, wrapped: bytes, table: str = "subject_keys") -> bytes:
         kek = self._keks.get(kek_id)
-        return open_envelope(kek, wrapped, wrap_associated_data(dek_id, kek_id))
+        return open_envelope(kek, wrapped, wrap_associated_data(dek_id, kek_id, table))
+
+    def _text_key(self, session: Session) -> tuple[str, bytes]:
+        """The newest text key, created on first use. Two processes creating one at
+        the same moment leave two keys, which is harmless: each envelope names its key."""
+        row = session.execute(
+            select(TextKey).order_by(TextKey.created_at.desc()).limit(1)  # type: ignore[attr-defined]
+        ).scalar_one_or_none()
+        if row is not None:
+            return row.id, self._unwrap(row.id, row.kek_id, row.wrapped_key, TEXT_KEYS)
+        key_id = uuid.uuid4().hex
+        key = os.urandom(KEY_BYTES)
+        kek_id, kek = self._keks.active()
+        wrapped = seal_envelope(kek, kek_id, key, wrap_associated_data(key_id, kek_id, TEXT_KEYS))
+        session.add(TextKey(id=key_id, kek_id=kek_id, wrapped_key=wrapped))
+        session.flush()
+        return key_id, key
 
     def _data_key(self, session: Session, subject_id: str) -> tuple[str, bytes]:
         """The subject's data key, created on first use."""
@@ -80,7 +107,15 @@ class FieldVault:
         self, session: Session, subject_id: str, values: Iterable[tuple[FieldPlace, str | None]]
     ) -> list[bytes | None]:
         """Encrypt each value for its place with the subject's key (created on first use)."""
-        dek_id, dek = self._data_key(session, subject_id)
+        return self._seal(*self._data_key(session, subject_id), values)
+
+    def encrypt_text(self, session: Session, values: Iterable[tuple[FieldPlace, str | None]]) -> list[bytes | None]:
+        """Encrypt free text for its place with the shared text key; open it with a
+        :class:`SealedField` marked ``shared``."""
+        return self._seal(*self._text_key(session), values)
+
+    @staticmethod
+    def _seal(dek_id: str, dek: bytes, values: Iterable[tuple[FieldPlace, str | None]]) -> list[bytes | None]:
         out: list[bytes | None] = []
         for place, value in values:
             if value is None:
@@ -100,20 +135,36 @@ class FieldVault:
             check(grant, subject_id, requirement)
         if all(s.blob is None for s in fields.values()):
             return dict.fromkeys(fields)
-        row = db.one(_SELECT_KEY, (subject_id,))
-        if row is None:
-            raise KeyShredded("no data key for this subject")
-        dek_id = row[0]
-        dek = AESGCM(self._unwrap(dek_id, row[1], bytes(row[2])))
+        subject_key: tuple[str, AESGCM] | None = None
+        if any(s.blob is not None and not s.shared for s in fields.values()):
+            row = db.one(_SELECT_KEY, (subject_id,))
+            if row is None:
+                raise KeyShredded("no data key for this subject")
+            subject_key = row[0], AESGCM(self._unwrap(row[0], row[1], bytes(row[2])))
+        shared: dict[str, AESGCM] = {}
         out: dict[str, str | None] = {}
         for name, sealed in fields.items():
             if sealed.blob is None:
                 out[name] = None
                 continue
+            if sealed.shared:
+                key_id = envelope_key_id(sealed.blob)
+                if key_id not in shared:
+                    shared[key_id] = self._shared_key(db, key_id)
+                key = shared[key_id]
+            else:
+                assert subject_key is not None
+                key_id, key = subject_key
             p = sealed.place
-            ad = field_associated_data(p.table, p.column, p.row_id, dek_id)
-            out[name] = open_envelope(dek, sealed.blob, ad, dek_id).decode("utf-8")
+            ad = field_associated_data(p.table, p.column, p.row_id, key_id)
+            out[name] = open_envelope(key, sealed.blob, ad, key_id).decode("utf-8")
         return out
+
+    def _shared_key(self, db: RawConnection, key_id: str) -> AESGCM:
+        row = db.one(_SELECT_TEXT_KEY, (key_id,))
+        if row is None:
+            raise DecryptionError("no such text key")
+        return AESGCM(self._unwrap(row[0], row[1], bytes(row[2]), TEXT_KEYS))
 
     def shred(self, session: Session, subject_id: str) -> bool:
         """Delete the subject's data key: every field of theirs becomes unreadable for good."""

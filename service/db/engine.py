@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,17 @@ def driver_sql(engine: Engine, statement: str) -> str:
     return for_driver(statement, engine.dialect.paramstyle)
 
 
+def create_private_file(path: Path) -> None:
+    """Create ``path`` (and its directory) readable by the owner only, unless it exists.
+
+    SQLite creates the WAL and shared-memory files with the permissions of the
+    database file, so a database created here keeps all three at mode 0600, like
+    the key file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the pragmas and pool the service relies on.
 
@@ -32,7 +45,7 @@ def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database))
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         kwargs["connect_args"].setdefault("factory", LockingConnection)
         kwargs.setdefault("pool_size", 40)

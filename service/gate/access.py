@@ -13,7 +13,7 @@ log cannot take the entry the caller gets
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -23,15 +23,17 @@ from policies import (
     ConsentView,
     Decision,
     FieldKind,
-    InvalidIdentifier,
     MaskingPolicy,
     Role,
     Viewer,
+    age_on,
     decide,
     decide_age_check,
+    known_purpose,
+    load_consent_settings,
     load_masking_policy,
-    parse_resident_id,
 )
+from policies.access import IDENTITY_CATEGORY
 from service.audit_log.writer import AuditEvent, AuditWriter, Precondition
 from service.crypto.vault import FieldPlace, FieldVault, SealedField
 from service.db.raw import RawConnection
@@ -117,25 +119,56 @@ class AccessGate:
     def birth_date(self, db: RawConnection, viewer: Viewer, subject_id: str) -> date | None:
         """The subject's birth date, for an age rule about ``viewer`` (may the subject
         grant consent; is a ward still under the guardianship age). None when the policy
-        says it is none of the viewer's business, or the subject is unknown.
+        says it is none of the viewer's business, or the subject or the date is unknown.
 
-        Only the date leaves the gate, never the ID number it is read from.
+        Only the birth date is opened, never the ID number: it is stored apart.
         """
         subject = load_subject(db, subject_id)
-        return None if subject is None else self._birth_date(db, viewer, subject)
+        return None if subject is None else self._birth_date(db, viewer, subject.id, subject.birth_date_ct)
 
-    def _birth_date(self, db: RawConnection, viewer: Viewer, subject: SubjectRow) -> date | None:
-        # Age rules need the birth date, which only the encrypted ID number holds. The
-        # policy allows that one field to be opened for the subject or a guardian, for
-        # the decision only; its value never leaves this method.
-        decision = decide_age_check(viewer, subject.id)
-        if not decision.allowed:
+    def _birth_date(self, db: RawConnection, viewer: Viewer, subject_id: str, sealed: bytes | None) -> date | None:
+        # The policy allows the birth date alone to be opened for the subject or a
+        # guardian, for the service's own age rule; the date never leaves the service.
+        decision = decide_age_check(viewer, subject_id)
+        if not decision.allowed or sealed is None:
             return None
-        opened = self._vault.decrypt(issue(decision), db, subject.id, {"id_number": _sealed(subject, "id_number")})
+        place = FieldPlace("subjects", SUBJECT_FIELD_COLUMNS["birth_date"], subject_id)
+        opened = self._vault.decrypt(issue(decision), db, subject_id,
+                                     {"birth_date": SealedField(place, sealed, "birth_date")})
         try:
-            return parse_resident_id(opened["id_number"] or "").birth_date
-        except InvalidIdentifier:
+            return date.fromisoformat(opened["birth_date"] or "")
+        except ValueError:
             return None
+
+    def minors_among(self, db: RawConnection, guardian: Viewer, wards: Mapping[str, bytes | None],
+                     today: date) -> frozenset[str]:
+        """The wards (subject id to sealed birth date) still under the guardianship age
+        on ``today`` in China. A ward whose birth date cannot be read is left out: a
+        guardian who cannot be shown to act for a minor does not act at all."""
+        limit = load_consent_settings().guardianship_age
+        minors = set()
+        for ward, sealed in wards.items():
+            birth = self._birth_date(db, guardian, ward, sealed)
+            if birth is not None and birth <= today and age_on(birth, today) < limit:
+                minors.add(ward)
+        return frozenset(minors)
+
+    def open_texts(self, db: RawConnection, viewer: Viewer, subject_id: str, texts: Mapping[str, SealedField],
+                   now: datetime) -> dict[str, str | None] | None:
+        """Free text about a subject (a consent request's reason), opened for ``viewer``
+        when the access decision lets them see who the subject is (the ``identity``
+        category: the subject themself, a guardian of a minor, a consent that covers it);
+        None otherwise. The caller commits an audit entry for the action the text serves
+        before the text (or anything derived from it) leaves the service."""
+        birth = None
+        if viewer.role == Role.GUARDIAN:
+            subject = load_subject(db, subject_id)
+            birth = None if subject is None else self._birth_date(db, viewer, subject_id, subject.birth_date_ct)
+        decision = decide(AccessRequest(viewer=viewer, subject_id=subject_id, now=now, subject_birth_date=birth))
+        if not decision.allowed or IDENTITY_CATEGORY not in decision.categories:
+            return None
+        return self._vault.decrypt(issue(decision), db, subject_id,
+                                   {k: replace(v, requires=f"category:{IDENTITY_CATEGORY}") for k, v in texts.items()})
 
     def read_subject(self, db: RawConnection, **request: Any) -> ReadResult:
         """Decide, decrypt, mask and audit one read, waiting for the audit commit.
@@ -175,7 +208,7 @@ class AccessGate:
         subject = load_subject(db, subject_id)
         birth = None
         if subject is not None and viewer.role == Role.GUARDIAN:
-            birth = self._birth_date(db, viewer, subject)
+            birth = self._birth_date(db, viewer, subject.id, subject.birth_date_ct)
         decision = decide(
             AccessRequest(
                 viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,
@@ -186,7 +219,8 @@ class AccessGate:
             decision = _denied(decision, "subject_unknown")
         base = {
             "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
-            "subject": subject_id if subject is not None else None, "purpose": purpose,
+            # Only a purpose the policy knows reaches the append-only log, never the caller's string.
+            "subject": subject_id if subject is not None else None, "purpose": known_purpose(purpose),
             "consent_id": consent.id if consent else None, "request_id": request_id,
         }
         if not decision.allowed:

@@ -23,15 +23,14 @@ class GateViolation(Exception):
 class Grant:
     """Proof that the gate decided to allow reading ``decision.fields`` of one subject."""
 
-    __slots__ = ("_seal", "decision", "extra")
+    __slots__ = ("_seal", "decision")
 
-    def __init__(self, decision: Decision, extra: frozenset[str], seal: object) -> None:
+    def __init__(self, decision: Decision, seal: object) -> None:
         if seal is not _SEAL:
             raise GateViolation("grants are issued by the access gate only")
         if not decision.allowed:
             raise GateViolation("a denied decision cannot become a grant")
         self.decision = decision
-        self.extra = extra
         self._seal = seal
 
     @property
@@ -43,12 +42,13 @@ class Grant:
         """Whether a field kind (``name``) or ``category:<code>`` is covered."""
         if requirement.startswith("category:"):
             return requirement.removeprefix("category:") in self.decision.categories
-        return requirement in self.decision.fields or requirement in self.extra
+        # Exactly what the decision allows: a grant cannot be widened beyond it.
+        return requirement in self.decision.fields
 
 
-def issue(decision: Decision, extra: frozenset[str] = frozenset()) -> Grant:
+def issue(decision: Decision) -> Grant:
     """Mint a grant for an allowed decision. Called by the gate only."""
-    return Grant(decision, extra, _SEAL)
+    return Grant(decision, _SEAL)
 
 
 def check(grant: object, subject_id: str, requirement: str) -> Grant:

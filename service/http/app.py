@@ -20,10 +20,12 @@ from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
 from service.http.apidocs import OfflineSwaggerPlugin
-from service.http.context import with_request_context
+from service.http.body import StrictJSONRequest
+from service.http.context import ResponseStartHook, with_request_context
 from service.http.fastlane import FastLane
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.system import health, live, metrics, root
+from service.http.refusals import RefusalRecorder
+from service.http.system import MetricsListener, health, live, metrics, root
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
@@ -37,10 +39,13 @@ class CreditGateApp(Litestar):
     fast lane (``service.http.fastlane``) in front of its router.
 
     App-level middleware does not run for unmatched routes (404/405), and those
-    responses must carry a request id and be counted too.
+    responses must carry a request id and be counted too. Refusals are audited or
+    logged there as well (``service.http.refusals``).
     """
 
     fast_lane: FastLane | None = None
+    on_response_start: ResponseStartHook | None = None
+    metrics_listener: MetricsListener | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -51,9 +56,10 @@ class CreditGateApp(Litestar):
         route = self.fast_lane.route_for(scope) if self.fast_lane is not None else None
         if route is not None:
             scope["app"] = scope["litestar_app"] = self  # what Litestar's own __call__ sets
-            await with_request_context(partial(self.fast_lane, route), scope, receive, send)  # type: ignore[misc]
+            await with_request_context(partial(self.fast_lane, route), scope, receive, send,  # type: ignore[misc]
+                                       self.on_response_start)
         else:
-            await with_request_context(super().__call__, scope, receive, send)
+            await with_request_context(super().__call__, scope, receive, send, self.on_response_start)
 
 
 def as_get_without_body(scope: Any, send: Any) -> tuple[Any, Any]:
@@ -79,13 +85,14 @@ def create_app(
     settings = settings or (services.settings if services else Settings.from_env())
     # A broken policy file stops the service here, naming the file and the key.
     load_all_policy_data()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, file=settings.log_file)
     svc = services or build_services(settings)
 
     def provide_services() -> Services:
         return svc
 
     sweeper = ExpirySweeper(svc)
+    metrics_listener = MetricsListener(settings.metrics_listen)
 
     def tune_threads() -> None:
         # Blocking handlers run in anyio's thread pool (40 by default). A bounded pool
@@ -124,11 +131,14 @@ def create_app(
             path="/schema",
             render_plugins=[OfflineSwaggerPlugin()],
         ),
-        on_startup=[tune_threads, svc.start, sweeper.start, freeze_startup_heap],
-        on_shutdown=[sweeper.stop, svc.close],
+        on_startup=[tune_threads, svc.start, sweeper.start, metrics_listener.start, freeze_startup_heap],
+        on_shutdown=[metrics_listener.stop, sweeper.stop, svc.close],
+        request_class=StrictJSONRequest,
         state=State({"services": svc}),
         logging_config=None,
     )
     if settings.fast_lane:
         app.fast_lane = FastLane(svc, FAST_ROUTES, settings.max_body_bytes)
+    app.on_response_start = RefusalRecorder(svc)
+    app.metrics_listener = metrics_listener
     return app

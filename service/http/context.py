@@ -5,16 +5,25 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
 
+from policies.text import personal_identifier_in
 from service.observability.logging import get_logger
 from service.observability.metrics import HTTP_LATENCY, HTTP_METHODS, HTTP_REQUESTS, child
 
 REQUEST_ID_HEADER = "x-request-id"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A caller's request id is kept only if it is a UUID (with or without hyphens) with no
+# run of 11 or more digits, so that it cannot carry an ID, mobile or card number, even
+# padded with digits: it is echoed, logged and stored in audit entries, which are
+# permanent. Anything else gets an id of ours.
+_VALID_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+_DIGIT_RUN = re.compile(r"[0-9]{11,}")
+#: Called as each response starts, with the scope and the status (refusal auditing).
+ResponseStartHook = Callable[[dict[str, Any], int], Awaitable[None]]
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 log = get_logger("creditgate.http")
 
@@ -24,18 +33,28 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def accepted_request_id(candidate: str) -> str | None:
+    """A caller's request id, normalised to lowercase, if it may be kept (see ``_VALID_ID``)."""
+    value = candidate.strip().lower()
+    if _VALID_ID.fullmatch(value) is None or _DIGIT_RUN.search(value) or personal_identifier_in(value):
+        return None
+    return value
+
+
 def _incoming_id(scope: dict[str, Any]) -> str:
     for key, value in scope.get("headers", ()):
         if key == b"x-request-id":
-            candidate = value.decode("latin-1")
-            # A caller-chosen id is kept only if it cannot smuggle anything into logs.
-            if _VALID_ID.match(candidate):
-                return candidate
+            accepted = accepted_request_id(value.decode("latin-1"))
+            if accepted is not None:
+                return accepted
+            break
     return uuid.uuid4().hex
 
 
-async def with_request_context(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Run ``app`` for one HTTP request with an id bound, echoed and logged with timing."""
+async def with_request_context(app: Any, scope: dict[str, Any], receive: Any, send: Any,
+                               on_response_start: ResponseStartHook | None = None) -> None:
+    """Run ``app`` for one HTTP request with an id bound, echoed and logged with timing.
+    ``on_response_start`` runs before the status goes out (it may audit a refusal)."""
     rid = _incoming_id(scope)
     token = _request_id.set(rid)
     structlog.contextvars.bind_contextvars(request_id=rid)
@@ -50,6 +69,8 @@ async def with_request_context(app: Any, scope: dict[str, Any], receive: Any, se
             status = message["status"]
             # No handler sets this header; the one we add is the only one.
             message["headers"] = [*message.get("headers", ()), header]
+            if on_response_start is not None:
+                await on_response_start(scope, status)
         await send(message)
 
     try:

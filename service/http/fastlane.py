@@ -9,8 +9,9 @@ else:
 
 - the same :class:`~service.identity.guards.RoleGuard` object the Litestar
   handler declares, so the same 401/403 answers in the same order;
-- the same request body limit (413 ``payload_too_large``) and strict decoding
-  (:func:`~service.http.body.decode_strict`);
+- the same request body limit (413 ``payload_too_large``, with ``Connection:
+  close`` since the body is left unread), content type and nesting checks and
+  strict decoding (:func:`~service.http.body.decode_strict`);
 - the same handler function (``service.query.routes.answer_query``);
 - the same problem responses (:func:`~service.http.problems.problem_parts`).
 
@@ -68,11 +69,12 @@ class FastLane:
         try:
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope, receive, send)
             await route.guard(connection, None)  # type: ignore[arg-type]
-            payload = decode_strict(await self._body(scope, receive), route.body)
+            payload = decode_strict(await self._body(scope, receive), route.body,
+                                    content_type=_header(scope, b"content-type"))
             principal = connection.scope["user"]
             answer = await route.handler(principal, self._services, payload)
         except Exception as exc:
-            status, body, headers = problem_parts(exc)
+            status, body, headers = problem_parts(exc, scope)
             await _send(send, status, _JSON.encode(body), PROBLEM_JSON, headers)
             return
         await _send(send, 200, _JSON.encode(answer), "application/json", {})
@@ -94,6 +96,13 @@ class FastLane:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _send(send: Any, status: int, body: bytes, media_type: str, headers: dict[str, str]) -> None:

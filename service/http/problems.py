@@ -14,11 +14,13 @@ from service.observability.logging import get_logger
 from service.observability.redaction import scrub_text
 
 PROBLEM_JSON = "application/problem+json"
+#: Where a refusal's code is noted on the ASGI scope for the edge (``service.http.refusals``).
+REFUSAL_KEY = "creditgate.refusal"
 PROBLEM_BASE = "https://creditgate.example/problems/"
 log = get_logger("creditgate.errors")
 
 # Stable codes for errors raised by the framework itself.
-_STATUS_CODES = {
+STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -37,16 +39,30 @@ _STATUS_CODES = {
 
 class ProblemError(Exception):
     """Raise to answer with a problem response; ``detail`` must hold no personal data.
-    ``headers`` go on the response (a 401's ``WWW-Authenticate``, say)."""
+    ``headers`` go on the response (a 401's ``WWW-Authenticate``, say).
+
+    A refusal of an identified caller is audited at the edge (``service.http.refusals``)
+    with ``code`` as its reason, or ``audit_reason`` when the domain knows more than it
+    may tell the caller (``not_held`` behind a 404); ``audited`` says the domain has
+    already written the refusal's entry (a gate denial)."""
 
     def __init__(self, status: int, code: str, detail: str | None = None, *,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+                 headers: dict[str, str] | None = None, audit_reason: str | None = None, audited: bool = False,
+                 **extra: Any) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+        self.audit_reason = audit_reason
+        self.audited = audited
         self.extra = extra
+
+
+def note_refusal(scope: dict[str, Any], code: str, audit_reason: str | None = None, *, audited: bool = False) -> None:
+    """Remember on the request's scope why it is being refused, for the edge to audit
+    (an identified caller) or log (anyone else) once the status goes out."""
+    scope[REFUSAL_KEY] = (code, audit_reason or code, audited)
 
 
 def problem_body(status: int, code: str, detail: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -73,12 +89,18 @@ def problem(status: int, code: str, detail: str | None = None, *, headers: dict[
                     headers=headers or None)
 
 
-def problem_parts(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+def problem_parts(exc: Exception, scope: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers answering ``exc``: our own errors, a failed audit append
     (fail closed), or anything else (500, logged by type only: messages can carry data).
-    Framework errors have their own handler below."""
+    Framework errors have their own handler below. With ``scope``, the refusal is noted
+    there for the edge to audit or log (``service.http.refusals``)."""
     if isinstance(exc, ProblemError):
-        return exc.status, problem_body(exc.status, exc.code, exc.detail, **exc.extra), exc.headers
+        if scope is not None:
+            note_refusal(scope, exc.code, exc.audit_reason, audited=exc.audited)
+        headers = exc.headers
+        if exc.status == 413:
+            headers = {**headers, "Connection": "close"}
+        return exc.status, problem_body(exc.status, exc.code, exc.detail, **exc.extra), headers
     if isinstance(exc, AuditUnavailable):
         log.error("audit_unavailable")
         detail = "the access could not be recorded; no data was returned"
@@ -104,22 +126,26 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
     return errors
 
 
-def handle_exception(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Our own errors, audit failures and unexpected ones (see :func:`problem_parts`)."""
-    status, body, headers = problem_parts(exc)
+    status, body, headers = problem_parts(exc, request.scope)  # type: ignore[arg-type]
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
-def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     """Framework errors: validation, 404, 405, 413 and the like."""
     status = exc.status_code
+    scope: dict[str, Any] = request.scope  # type: ignore[assignment]
     if isinstance(exc, ValidationException):
+        note_refusal(scope, "validation_error")
         detail = "the request is not valid; see errors"
         return problem(400, "validation_error", detail, errors=_validation_errors(exc))
     if status == 400:
         # Litestar raises a plain 400 when the body cannot be decoded at all.
+        note_refusal(scope, "malformed_body")
         return problem(400, "malformed_body", "the request body could not be decoded as JSON")
-    code = _STATUS_CODES.get(status, "http_error")
+    code = STATUS_CODES.get(status, "http_error")
+    note_refusal(scope, code)
     detail = {
         404: "no such resource",
         405: "method not allowed for this resource",
@@ -128,6 +154,9 @@ def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     resp = problem(status, code, detail)
     if status == 405 and exc.headers and "Allow" in exc.headers:
         resp.headers["Allow"] = exc.headers["Allow"]
+    if status == 413:
+        # The body was not (or not wholly) read: the connection cannot carry another request.
+        resp.headers["Connection"] = "close"
     return resp
 
 

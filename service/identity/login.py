@@ -1,17 +1,20 @@
-"""Password login with lock-out, every outcome audited.
+"""Password login, throttled per client source, every checked attempt audited.
 
 - A wrong password and an unknown username look the same to the caller (same
   message, same work: an unknown name still costs one argon2 verification).
-- ``MAX_FAILED_LOGINS`` consecutive failures lock the account for
-  ``LOCKOUT_DURATION``; while locked, even the right password is refused. A
-  success resets the counter.
-- The counter is updated under a row lock (``BEGIN IMMEDIATE`` on SQLite,
-  ``SELECT … FOR UPDATE`` on PostgreSQL) so concurrent guesses cannot lose
-  increments and slip past the limit.
-- Audit entries: ``auth.login`` (allow / deny with reason ``unknown_account``,
-  ``bad_password``, ``account_locked`` or ``account_disabled``) and
-  ``auth.lockout`` when a lock starts. They name the account id, never the
-  username typed.
+- Failures are counted per (account, client source) and per source across all
+  accounts (``service.identity.lockout``). A blocked source is refused before
+  any password is checked; the account stays open to every other source, and
+  nothing already issued to it (tokens, client credentials) is affected.
+- The counts, the account row and the audit entries change in one transaction;
+  a count is one atomic upsert, so concurrent guesses cannot lose increments.
+- Audit entries: ``auth.login`` for every attempt whose password was checked
+  (allow, or deny with ``unknown_account``, ``bad_password`` or
+  ``account_disabled``) and ``auth.lockout`` when a failure starts a block,
+  naming the account id and the source's keyed hash, never the username typed.
+  Attempts refused because their source is blocked change nothing: they give a
+  log line with the client address and a count in ``/metrics`` instead, so that
+  a blocked source cannot flood the audit log.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from service.db.engine import IMMEDIATE
+from service.audit_log.writer import AuditEvent
 from service.db.types import utcnow
-from service.identity.events import UNKNOWN_ACTOR, record
+from service.http.context import current_request_id
+from service.identity.events import UNKNOWN_ACTOR
+from service.identity.lockout import ADDRESS_SCOPE, Block, SourceThrottle, client_source
 from service.identity.models import ACTIVE, Account
 from service.identity.passwords import burn_password_check, hash_password, needs_rehash, verify_password
 from service.identity.policy import (
-    LOCKOUT_DURATION,
-    MAX_FAILED_LOGINS,
+    ACCOUNT_SOURCE_THROTTLE,
+    ADDRESS_THROTTLE,
     PASSWORD_MAX_LENGTH,
-    lock_in_force,
     valid_username,
 )
+from service.observability.logging import get_logger
+from service.observability.metrics import LOGIN_THROTTLED, child
 from service.runtime import Services
+
+log = get_logger("creditgate.login")
 
 #: The one message a person sees for any failed login.
 LOGIN_FAILED_MESSAGE = (
@@ -55,67 +63,84 @@ class LoginOutcome:
         return self.account is not None
 
 
-def is_locked(account: Account, now: datetime | None = None) -> bool:
-    """True while a lock-out is in force."""
-    return lock_in_force(account.locked_until, now or utcnow())
-
-
-def authenticate_password(services: Services, username: str, password: str) -> LoginOutcome:
-    """Check a username and password; update the failure counter; audit the outcome."""
+def authenticate_password(
+    services: Services, username: str, password: str, *, client_address: str, now: datetime | None = None,
+) -> LoginOutcome:
+    """Check a username and password from ``client_address``; count failures per source;
+    audit the outcome (see the module docstring)."""
+    now = now or utcnow()
+    source = client_source(services.keyring.index_secret, client_address)
     handle = username.strip().lower()
-    if not valid_username(handle) or len(password) > PASSWORD_MAX_LENGTH:
-        burn_password_check()
-        return _audited(services, None, "unknown_account")
-    now = utcnow()
-    locked_now = False
-    with services.session() as session, session.begin():
-        session.connection(execution_options=IMMEDIATE)
-        account = session.execute(
-            select(Account).where(Account.username == handle).with_for_update()  # type: ignore[arg-type]
-        ).scalar_one_or_none()
+    with services.write_session() as session, session.begin():
+        throttle = SourceThrottle(session, source, now)
+        if throttle.blocked_until(ADDRESS_SCOPE) is not None:
+            # No password work at all: under attack the refusal must stay cheap.
+            return _throttled("address", client_address, source)
+        account = None
+        if valid_username(handle) and len(password) <= PASSWORD_MAX_LENGTH:
+            account = session.execute(
+                select(Account).where(Account.username == handle).with_for_update()  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+        if account is not None and throttle.blocked_until(account.id) is not None:
+            burn_password_check()  # the same work as a checked attempt: the lock reveals no more
+            return _throttled("account", client_address, source)
+        blocks: list[Block | None] = []
         if account is None:
             burn_password_check()
             reason = "unknown_account"
-        elif is_locked(account, now):
-            burn_password_check()
-            reason = "account_locked"
         elif not verify_password(account.password_hash, password):
             reason = "bad_password"
-            # A lock that has run out starts a fresh count.
-            if account.locked_until is not None:
-                account.locked_until = None
-                account.failed_logins = 0
-            account.failed_logins += 1
-            if account.failed_logins >= MAX_FAILED_LOGINS:
-                account.locked_until = now + LOCKOUT_DURATION
-                account.failed_logins = 0
-                locked_now = True
+            blocks.append(throttle.fail(account.id, ACCOUNT_SOURCE_THROTTLE))
         elif account.status != ACTIVE:
             # Checked after the password so a disabled account does not reveal itself to guessers.
             reason = "account_disabled"
         else:
             reason = "password_ok"
-            account.failed_logins = 0
-            account.locked_until = None
+            throttle.clear(account.id)
             if needs_rehash(account.password_hash):
                 account.password_hash = hash_password(password)
-        if account is not None:
-            session.add(account)
-    if locked_now and account is not None:
-        record(services.writer, actor_type=account.role, actor_id=account.id, action="auth.lockout",
-               decision="record", reason="too_many_failures",
-               details={"minutes": int(LOCKOUT_DURATION.total_seconds() // 60)})
-    return _audited(services, account, reason)
+                session.add(account)
+        if reason in ("unknown_account", "bad_password"):
+            blocks.append(throttle.fail(ADDRESS_SCOPE, ADDRESS_THROTTLE))
+        events = [_login_event(account, reason, source)]
+        events += [_lockout_event(account, block, source, client_address) for block in blocks if block is not None]
+        services.writer.append_in(session.connection(), *events)
+    return LoginOutcome(account=account if reason == "password_ok" else None, reason=reason)
 
 
-def _audited(services: Services, account: Account | None, reason: str) -> LoginOutcome:
-    ok = reason == "password_ok"
-    record(
-        services.writer,
+def _throttled(scope: str, client_address: str, source: str) -> LoginOutcome:
+    """A refusal of a blocked source (``scope``: ``account`` or ``address``): logged and
+    counted, nothing written."""
+    child(LOGIN_THROTTLED, scope).inc()
+    log.info("login_throttled", scope=scope, client=client_address, source=source)
+    return LoginOutcome(account=None, reason="source_blocked")
+
+
+def _login_event(account: Account | None, reason: str, source: str) -> AuditEvent:
+    return AuditEvent(
         actor_type=account.role if account else "anonymous",
         actor_id=account.id if account else UNKNOWN_ACTOR,
         action="auth.login",
-        decision="allow" if ok else "deny",
+        decision="allow" if reason == "password_ok" else "deny",
         reason=reason,
+        request_id=current_request_id(),
+        details={"source": source},
     )
-    return LoginOutcome(account=account if ok else None, reason=reason)
+
+
+def _lockout_event(account: Account | None, block: Block, source: str, client_address: str) -> AuditEvent:
+    minutes = int(block.duration.total_seconds() // 60)
+    scope = "address" if block.scope == ADDRESS_SCOPE else "account"
+    log.warning("login_lockout", scope=scope, account_id=None if scope == "address" else block.scope,
+                client=client_address, source=source, failures=block.failures, minutes=minutes)
+    by_account = account is not None and scope == "account"
+    return AuditEvent(
+        actor_type=account.role if by_account and account else "anonymous",
+        actor_id=account.id if by_account and account else UNKNOWN_ACTOR,
+        action="auth.lockout",
+        decision="record",
+        reason="too_many_failures",
+        request_id=current_request_id(),
+        details={"scope": scope, "source": source, "failures": block.failures, "minutes": minutes},
+    )
+

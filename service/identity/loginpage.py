@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from service.identity.policy import LOCKOUT_DURATION, MAX_FAILED_LOGINS, SCOPE_DESCRIPTIONS
+from service.identity.policy import ACCOUNT_SOURCE_THROTTLE, SCOPE_DESCRIPTIONS
 
 FORM_COOKIE = "cg_login"
 FORM_TTL_SECONDS = 600
-_LOCK_MINUTES = int(LOCKOUT_DURATION.total_seconds() // 60)
+_FREE_FAILURES = ACCOUNT_SOURCE_THROTTLE.free_failures
+_LOCK_MINUTES = int(ACCOUNT_SOURCE_THROTTLE.first_delay.total_seconds() // 60)
 
 
 class FormTokens:
@@ -131,8 +132,9 @@ def render_login(
 <div class="actions"><button type="submit" name="action" value="login">登录并授权 · Sign in</button>
 <button type="submit" name="action" value="cancel" formnovalidate>取消 · Cancel</button></div>
 </form>
-<p><small>连续 {MAX_FAILED_LOGINS} 次输入错误将锁定账户 {_LOCK_MINUTES} 分钟。
-{MAX_FAILED_LOGINS} wrong attempts in a row lock the account for {_LOCK_MINUTES} minutes.</small></p>
+<p><small>连续 {_FREE_FAILURES} 次输入错误后，本设备须等待 {_LOCK_MINUTES} 分钟（再错则加倍）才能再次尝试。
+After {_FREE_FAILURES} wrong attempts in a row this device must wait {_LOCK_MINUTES} minute(s) (doubling with each
+further failure) before trying again.</small></p>
 </main></body></html>"""
 
 

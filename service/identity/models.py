@@ -142,6 +142,9 @@ class Account(SQLModel, table=True):
     subject_id: str | None = Field(
         default=None, sa_column=Column(String(32), ForeignKey("subjects.id"), nullable=True, unique=True)
     )
+    # Retired: failed logins are counted per client source (``login_throttles``), since an
+    # account-wide lock let anyone lock anyone out. Kept (never written) because dropping
+    # them would rebuild a table four others reference.
     failed_logins: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     status: str = Field(sa_column=Column(String(16), nullable=False))
@@ -183,6 +186,8 @@ class AuthorizationCode(SQLModel, table=True):
     code_challenge_method: str = Field(sa_column=Column(String(8), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    #: The access token this code was exchanged for; revoked if the code is replayed.
+    token_jti: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class UsedJti(SQLModel, table=True):

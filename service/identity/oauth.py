@@ -56,12 +56,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from policies import Role
+from service.audit_log.writer import AuditEvent
 from service.db.engine import IMMEDIATE
 from service.db.types import utcnow
+from service.http.context import current_request_id
 from service.identity.credentials import check_client_secret, load_client_keys
-from service.identity.events import record
 from service.identity.jose import StrictJWSRegistry
-from service.identity.login import is_locked
 from service.identity.models import (
     ACTIVE,
     OWNER_AUDITOR_TOOL,
@@ -77,6 +77,7 @@ from service.identity.models import (
     UsedJti,
 )
 from service.identity.policy import (
+    ACCESS_TOKEN_MAX_TTL,
     ALL_SCOPES,
     ASSERTION_ALGORITHMS,
     ASSERTION_MAX_LIFETIME,
@@ -85,6 +86,7 @@ from service.identity.policy import (
     WEB_CLIENT_ID,
     scopes_for,
 )
+from service.identity.revocation import CODE_REPLAYED, revoke_token
 from service.observability.logging import get_logger
 from service.runtime import Services
 
@@ -95,6 +97,8 @@ _OWNER_ROLE = {OWNER_INSTITUTION: Role.INSTITUTION, OWNER_PROVIDER: Role.PROVIDE
 PEOPLE_SCOPES: tuple[str, ...] = tuple(dict.fromkeys(
     s for role in (Role.SUBJECT, Role.GUARDIAN, Role.AUDITOR, Role.OPERATOR) for s in scopes_for(role)
 ))
+# Stands in the code's token_jti when the code was replayed before its token was linked.
+REPLAYED_MARK = "(replayed)"
 #: The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3).
 AUTHORIZATION_PARAMS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
@@ -260,7 +264,7 @@ def load_client(services: Services, client_id: str) -> Client | None:
             owner = session.get(Provider, row.owner_id)
         else:
             owner = session.get(Account, row.owner_id)
-            if owner is not None and (owner.role != Role.AUDITOR.value or is_locked(owner)):
+            if owner is not None and owner.role != Role.AUDITOR.value:
                 owner = None
         if owner is None or owner.status != ACTIVE:
             return None
@@ -369,6 +373,7 @@ class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
     scope: str
     code_challenge: str
     code_challenge_method: str
+    code_hash: bytes = field(default=b"", repr=False)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -446,15 +451,34 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
             row = session.execute(select(table).where(table.c.code_hash == digest)).one_or_none()
         if consumed != 1 or row is None:
             if row is not None and row.used_at is not None:
-                # RFC 6749 §4.1.2: a replayed code is an attack signal; record it.
-                record(self.services.writer, actor_type="account", actor_id=row.account_id,
-                       action="auth.code_replay", decision="deny", reason="code_reused",
-                       details={"client_id": client.client_id})
+                self._replayed(digest, row.account_id, client.client_id)
             return None
         return IssuedCode(
             account_id=row.account_id, client_id=row.client_id, redirect_uri=row.redirect_uri,
             scope=row.scope, code_challenge=row.code_challenge, code_challenge_method=row.code_challenge_method,
+            code_hash=digest,
         )
+
+    def _replayed(self, digest: bytes, account_id: str, client_id: str) -> None:
+        """RFC 6749 §4.1.2: a code presented twice may have been stolen, so the token
+        issued for it is revoked (or, if that exchange has not stored its token yet,
+        the code is marked so that the exchange revokes its own token)."""
+        table = AuthorizationCode.__table__  # type: ignore[attr-defined]
+        with self.services.write_session() as session, session.begin():
+            marked = session.execute(
+                update(table).where(table.c.code_hash == digest, table.c.token_jti.is_(None))
+                .values(token_jti=REPLAYED_MARK)
+            ).rowcount
+            jti = None if marked else session.execute(
+                select(table.c.token_jti).where(table.c.code_hash == digest)
+            ).scalar_one_or_none()
+            if jti is not None and jti != REPLAYED_MARK:
+                revoke_token(session, jti, utcnow() + timedelta(seconds=ACCESS_TOKEN_MAX_TTL), CODE_REPLAYED)
+            self.services.writer.append_in(session.connection(), AuditEvent(
+                actor_type="account", actor_id=account_id, action="auth.code_replay", decision="deny",
+                reason="code_reused", request_id=current_request_id(),
+                details={"client_id": client_id, "token_revoked": bool(jti is not None and jti != REPLAYED_MARK)},
+            ))
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
         # Already marked used when it was consumed; the row stays until it is purged,
@@ -464,7 +488,8 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
     def authenticate_user(self, authorization_code: IssuedCode) -> Account | None:
         with self.services.session() as session:
             account = session.get(Account, authorization_code.account_id)
-        if account is None or account.status != ACTIVE or is_locked(account):
+        # Failed logins elsewhere never matter here: they slow down their own source only.
+        if account is None or account.status != ACTIVE:
             return None
         return account
 
@@ -514,7 +539,8 @@ class CreditGateAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return load_client(self.services, client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """Tokens are self-contained JWTs, so nothing is stored; the issue is audited."""
+        """Tokens are self-contained JWTs, so nothing is stored but the link from an
+        authorization code to its token (for revocation on replay); the issue is audited."""
         claims = json.loads(jws.extract_compact(token["access_token"].encode("ascii")).payload)
         client: Client = request.client
         if request.user is not None:
@@ -522,12 +548,27 @@ class CreditGateAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         else:
             actor_type = client.role.value if client.role else "client"
             actor_id = client.owner_id or client.client_id
-        record(
-            self.services.writer, actor_type=actor_type, actor_id=actor_id, action="auth.token",
-            decision="allow", reason=request.payload.grant_type or "token",
+        event = AuditEvent(
+            actor_type=actor_type, actor_id=actor_id, action="auth.token",
+            decision="allow", reason=request.payload.grant_type or "token", request_id=current_request_id(),
             details={"client_id": client.client_id, "jti": claims["jti"], "scope": claims["scope"],
                      "auth_method": request.auth_method or "none"},
         )
+        code: IssuedCode | None = getattr(request, "authorization_code", None)
+        if code is None:
+            self.services.writer.append(event)
+            return
+        table = AuthorizationCode.__table__  # type: ignore[attr-defined]
+        with self.services.write_session() as session, session.begin():
+            linked = session.execute(
+                update(table).where(table.c.code_hash == code.code_hash, table.c.token_jti.is_(None))
+                .values(token_jti=claims["jti"])
+            ).rowcount
+            if not linked:
+                # The code was replayed while this exchange ran: its token is revoked at once.
+                revoke_token(session, claims["jti"], utcnow() + timedelta(seconds=ACCESS_TOKEN_MAX_TTL),
+                             CODE_REPLAYED)
+            self.services.writer.append_in(session.connection(), event)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):

@@ -1,4 +1,4 @@
-"""Identity rules in one place: roles and their scopes, handles, passwords, lock-out,
+"""Identity rules in one place: roles and their scopes, handles, passwords, login throttling,
 token and code lifetimes, provider types.
 
 These are deliberately constants of the service (not policy data in ``policies``):
@@ -9,7 +9,8 @@ one exception is the provider types, which the record catalog defines.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 from policies import Role, load_provider_types
 
@@ -66,14 +67,42 @@ PASSWORD_MIN_LENGTH = 12
 #: Bound on the work one login can cause (argon2 hashes any length, but slowly).
 PASSWORD_MAX_LENGTH = 256
 
-#: Consecutive failed logins that lock an account, and for how long.
-MAX_FAILED_LOGINS = 5
-LOCKOUT_DURATION = timedelta(minutes=15)
+
+@dataclass(frozen=True, slots=True)
+class ThrottleRule:
+    """How failed logins from one source slow that source down.
+
+    The ``free_failures``-th failure blocks the source for ``first_delay`` (the
+    ones before it cost nothing), and every further one doubles the block, up to
+    ``max_delay``. A source quiet for ``forget_after`` starts again from zero.
+    """
+
+    free_failures: int
+    first_delay: timedelta
+    max_delay: timedelta
+    forget_after: timedelta
+
+    def block_for(self, failures: int) -> timedelta | None:
+        """How long ``failures`` counted failures block the source, or None."""
+        if failures < self.free_failures:
+            return None
+        # Bounded exponent: the cap is reached long before the float would overflow.
+        return min(self.first_delay * 2 ** min(failures - self.free_failures, 32), self.max_delay)
 
 
-def lock_in_force(locked_until: datetime | None, now: datetime) -> bool:
-    """Whether an account lock-out that lasts until ``locked_until`` still holds at ``now``."""
-    return locked_until is not None and locked_until > now
+#: Failures at one account from one client source. Only that source is slowed down:
+#: the owner signing in from anywhere else is not, and issued tokens and client
+#: credentials are never touched by failed logins.
+ACCOUNT_SOURCE_THROTTLE = ThrottleRule(
+    free_failures=5, first_delay=timedelta(minutes=1), max_delay=timedelta(hours=1),
+    forget_after=timedelta(hours=24),
+)
+#: Failures from one client source at any account (unknown usernames included): a
+#: source guessing across many accounts is slowed down as a whole.
+ADDRESS_THROTTLE = ThrottleRule(
+    free_failures=50, first_delay=timedelta(minutes=1), max_delay=timedelta(hours=1),
+    forget_after=timedelta(hours=1),
+)
 
 
 # --- tokens and codes ---------------------------------------------------------------------------

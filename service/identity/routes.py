@@ -20,6 +20,9 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 
 from policies import Role
+from service.http.client import client_address
+from service.http.problems import note_refusal
+from service.identity.client_failures import CHALLENGE, FAILED_DESCRIPTION, claimed_client, record_failure
 from service.identity.jose import published_jwks
 from service.identity.login import LOGIN_FAILED_MESSAGE, authenticate_password
 from service.identity.loginpage import (
@@ -30,6 +33,7 @@ from service.identity.loginpage import (
     render_login,
     security_headers,
 )
+from service.identity.models import PRIVATE_KEY_JWT
 from service.identity.oauth import (
     AUTHORIZATION_PARAMS,
     CreditGateAuthorizationServer,
@@ -106,6 +110,18 @@ async def token_endpoint(request: Request[Any, Any, Any], services: NamedDepende
     oauth_request = LitestarOAuth2Request("POST", _public_uri(services, request), request.headers, form=form)
     server = CreditGateAuthorizationServer(services)
     result: OAuthResponse = await anyio.to_thread.run_sync(server.create_token_response, oauth_request)
+    if isinstance(result.body, dict) and result.body.get("error") == "invalid_client":
+        # 401 for every failed client authentication. An unknown client and a wrong secret
+        # get the same words; a known client's bad assertion keeps its reason (the caller
+        # holds the private key and needs to know what to fix).
+        claimed, method = claimed_client(request.headers.get("authorization"), form)
+        audited = await anyio.to_thread.run_sync(record_failure, services, claimed, method)
+        note_refusal(request.scope, "invalid_client", audited=audited)  # type: ignore[arg-type]
+        specific = audited and method == PRIVATE_KEY_JWT
+        description = str(result.body.get("error_description") or FAILED_DESCRIPTION)
+        response = _oauth_json_error(401, "invalid_client", description if specific else FAILED_DESCRIPTION)
+        response.headers["WWW-Authenticate"] = CHALLENGE
+        return response
     return _to_response(result, services)
 
 
@@ -191,12 +207,14 @@ async def authorize_submit(request: Request[Any, Any, Any], services: NamedDepen
         return _html(render_error(error="invalid_request", description=exc.description, style_nonce=nonce),
                      400, nonce)
     cookie = request.cookies.get(FORM_COOKIE)
+    address = client_address(request.scope, services.settings.trusted_proxies)  # type: ignore[arg-type]
     return await anyio.to_thread.run_sync(_authorize_submit, services, _public_uri(services, request),
-                                          dict(request.headers), form, cookie)
+                                          dict(request.headers), form, cookie, address)
 
 
 def _authorize_submit(
     services: Services, uri: str, headers: dict[str, str], form: dict[str, list[str]], cookie: str | None,
+    address: str,
 ) -> Response[Any]:
     oauth_form = {k: v for k, v in form.items() if k in AUTHORIZATION_PARAMS}
     oauth_request = LitestarOAuth2Request("POST", uri, headers, form=oauth_form)
@@ -212,7 +230,7 @@ def _authorize_submit(
         result = server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
         return _finish(result, services)
     username = _first(form, "username")
-    outcome = authenticate_password(services, username, _first(form, "password"))
+    outcome = authenticate_password(services, username, _first(form, "password"), client_address=address)
     if outcome.account is None:
         # Echo the handle back only if it is one: never whatever else was typed (an ID number, say).
         handle = username.strip().lower()

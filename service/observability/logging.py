@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
@@ -24,9 +26,10 @@ class _ScrubStdlib(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Send structlog and stdlib logging to ``stream`` as redacted JSON lines."""
-    out = stream or sys.stderr
+def configure_logging(level: str = "INFO", stream: TextIO | None = None, *, file: Path | None = None) -> None:
+    """Send structlog and stdlib logging to ``stream`` (else ``file``, else stderr) as
+    redacted JSON lines."""
+    out = stream or (open_log_file(file) if file is not None else sys.stderr)
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -62,3 +65,11 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
 def get_logger(name: str) -> Any:
     """A structlog logger tagged with ``name``."""
     return structlog.get_logger(name)
+
+
+def open_log_file(path: Path) -> TextIO:
+    """``path`` opened for appending log lines; created readable by the owner only (mode
+    0600, in a directory of mode 0700), since a log line names accounts and addresses."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "a", buffering=1, encoding="utf-8")

@@ -51,3 +51,12 @@ def child(metric: M, *labels: str) -> M:
     if found is None:
         found = _CHILDREN[key] = metric.labels(*labels)
     return found  # type: ignore[no-any-return]
+LOGIN_THROTTLED = Counter(
+    "creditgate_login_throttled_total", "Login attempts refused unchecked because their source is blocked",
+    ["scope"], registry=REGISTRY,
+)
+UNAUTHENTICATED_REFUSALS = Counter(
+    "creditgate_unauthenticated_refusals_total",
+    "401 answers (no, invalid or expired credentials, unknown clients): logged, not audited",
+    ["route", "code"], registry=REGISTRY,
+)

@@ -1,9 +1,14 @@
-"""Removal of personal data from anything headed for a log line.
+"""Removal of personal data from anything headed for a log line, decided by field.
 
-Two nets, because either alone leaks: values under keys that name personal
-fields are replaced whatever they look like (a Chinese name matches no
-pattern), and every other string is scrubbed of things shaped like ID numbers,
-mobile numbers and bank cards (personal data smuggled into a free-text message).
+- Values under keys that name personal fields are replaced whatever they look
+  like (a Chinese name matches no pattern).
+- Values under keys that hold what the service generated itself (request ids,
+  account ids, keyed hashes) are left whole: a random hex id can contain a run of
+  digits shaped like a card number, and scrubbing it would corrupt the id. A
+  caller's own request id is kept only if it holds no such shape
+  (``service.http.context``), so it is safe there too.
+- Every other string is scrubbed of things shaped like ID numbers, mobile
+  numbers and bank cards (personal data smuggled into a free-text message).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 
+#: Keys whose values the service made itself and that never hold a caller's text.
+GENERATED_KEYS = frozenset({"request_id", "account_id", "source"})
+
 # Resident ID numbers, mainland mobiles and bank cards: the same shapes that public
 # text is checked for.
 _PATTERNS = IDENTIFIER_PATTERNS
@@ -40,6 +48,8 @@ def redact(value: Any, key: str | None = None) -> Any:
     """Return ``value`` with personal data removed, recursing into containers."""
     if key is not None and key.lower() in SENSITIVE_KEYS and value is not None:
         return REDACTED
+    if key in GENERATED_KEYS and isinstance(value, str):
+        return value
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, Mapping):

@@ -44,8 +44,9 @@ def _checked_id(value: str, field: str) -> str:
 def _denied(exc: AccessDenied) -> ProblemError:
     # A subject asking about somebody else learns nothing about whether they exist.
     if exc.reason in {"not_self", "not_guardian", "subject_unknown"}:
-        return ProblemError(404, "not_found", "no such resource")
-    return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audit_seq=exc.audit_seq)
+        return ProblemError(404, "not_found", "no such resource", audited=True)
+    return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audited=True,
+                        audit_seq=exc.audit_seq)
 
 
 QUERY_GUARD = require_roles(Role.INSTITUTION, scope="query", admit_suspended=True)
@@ -59,7 +60,7 @@ async def answer_query(principal: Principal, services: Services, payload: QueryB
             principal, consent_id, payload.purpose, current_request_id(), utcnow()
         )
     except AccessDenied as exc:
-        raise ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded",
+        raise ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audited=True,
                            audit_seq=exc.audit_seq) from None
     return {"report": report, "signature": jws}
 

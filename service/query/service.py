@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit import AuditEntry, decode_entry
-from policies import ConsentView, Role
+from policies import ConsentView, Role, known_purpose
 from policies.consent import effective_state
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditEvent
@@ -104,8 +104,8 @@ class QueryService:
                 # Unknown and foreign consent ids get the same answer.
                 denial = AuditEvent(
                     actor_type="institution", actor_id=principal.actor_id, action="query", decision="deny",
-                    reason="consent_not_held", purpose=purpose, consent_id=None, request_id=request_id,
-                    details={"query_id": query_id},
+                    reason="consent_not_held", purpose=known_purpose(purpose), consent_id=None,
+                    request_id=request_id, details={"query_id": query_id},
                 )
                 return PreparedQuery(query_id, now, today, None, None, denial)
             view = stored.view
@@ -133,9 +133,18 @@ class QueryService:
 
     def finish_query(self, prepared: PreparedQuery, entry: AuditEntry) -> tuple[dict[str, Any], str]:
         """The signed report, once ``entry`` (the prepared event's entry) is committed.
-        Raises AccessDenied for a denial, decided up front or when the use was claimed."""
-        if prepared.read is None or prepared.consent is None:
+        Raises AccessDenied for a denial, decided up front or when the use was claimed.
+
+        Each refusal is checked here on its own, before the gate is asked for data: the
+        entry's decision, and the use the commit-time claim took. A consent revoked (or
+        used up) between the decision and the commit therefore answers its own reason
+        and nothing else, whatever the other checks would have said."""
+        if prepared.read is None or prepared.consent is None or entry.decision != "allow":
             raise AccessDenied(entry.reason, entry.seq)
+        uses = prepared.taken.get("uses")
+        if uses is None:
+            # An allow entry without a use taken: fail closed rather than answer.
+            raise AccessDenied("consent_not_active", entry.seq)
         result = self._svc.gate.complete(prepared.read, entry)
         consent = prepared.consent.view
         report = {
@@ -145,7 +154,7 @@ class QueryService:
             "issuer": self._svc.settings.issuer,
             "institution": {"id": consent.institution_id, "name": prepared.consent.institution_name},
             "consent": {"id": consent.id, "purpose": consent.purpose, "categories": sorted(result.decision.categories),
-                        "uses": prepared.taken["uses"], "max_uses": consent.max_uses},
+                        "uses": uses, "max_uses": consent.max_uses},
             "subject": {k: v for k, v in result.fields.items() if v is not None},
             "records": [records.record_view(r, prepared.today) for r in result.records],
             "audit_seq": result.audit_seq,

@@ -22,6 +22,9 @@ class Subject(SQLModel, table=True):
     mobile_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     address_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     bank_card_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The birth date (ISO date), sealed apart from the ID number so that age rules open
+    # only the date. Null only for a row the 0008 upgrade could not read: age unknown.
+    birth_date_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -32,4 +35,5 @@ SUBJECT_FIELD_COLUMNS: dict[str, str] = {
     "mobile": "mobile_ct",
     "address": "address_ct",
     "bank_card": "bank_card_ct",
+    "birth_date": "birth_date_ct",
 }

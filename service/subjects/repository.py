@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from policies import normalize_resident_id
+from policies import parse_resident_id
 from service.crypto.blind_index import BlindIndex
 from service.crypto.vault import FieldPlace, FieldVault
 from service.db.raw import RawConnection, as_bytes
@@ -31,6 +31,7 @@ class SubjectRow:
     mobile_ct: bytes | None
     address_ct: bytes | None
     bank_card_ct: bytes | None
+    birth_date_ct: bytes | None
 
 
 def load_subject(db: RawConnection, subject_id: str) -> SubjectRow | None:
@@ -54,7 +55,7 @@ class SubjectData:
 
 def find_subject_id(session: Session, index: BlindIndex, id_number: str) -> str | None:
     """The pseudonymous subject id for an ID number, or None. Raises InvalidIdentifier."""
-    key = index.compute(normalize_resident_id(id_number))
+    key = index.compute(parse_resident_id(id_number).number)
     return session.execute(
         select(Subject.id).where(Subject.id_number_index == key)  # type: ignore[arg-type,call-overload]
     ).scalar_one_or_none()
@@ -62,14 +63,16 @@ def find_subject_id(session: Session, index: BlindIndex, id_number: str) -> str 
 
 def register_subject(session: Session, vault: FieldVault, index: BlindIndex, data: SubjectData) -> tuple[str, bool]:
     """Return (subject id, created). An existing subject is found by blind index and
-    left unchanged; a new one is stored with every personal field encrypted."""
-    number = normalize_resident_id(data.id_number, china_today())
+    left unchanged; a new one is stored with every personal field encrypted, and with
+    the birth date sealed apart so that age rules never need the ID number."""
+    resident = parse_resident_id(data.id_number, china_today())
+    number = resident.number
     existing = find_subject_id(session, index, number)
     if existing is not None:
         return existing, False
     subject_id = uuid.uuid4().hex
     plain = {"id_number": number, "name": data.name, "mobile": data.mobile,
-             "address": data.address, "bank_card": data.bank_card}
+             "address": data.address, "bank_card": data.bank_card, "birth_date": resident.birth_date.isoformat()}
     kinds = list(SUBJECT_FIELD_COLUMNS)
     subject = Subject(id=subject_id, id_number_index=index.compute(number), id_number_ct=b"", name_ct=b"")
     try:

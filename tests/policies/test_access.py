@@ -13,15 +13,17 @@ from policies.access import (
     Viewer,
     decide,
     decide_age_check,
+    decide_birth_date_sealing,
 )
-from policies.masking import FieldKind, Role, parse_masking_policy
+from policies.masking import FieldKind, Role, load_masking_policy, parse_masking_policy
 from policies.purposes import ConsentSettings, Purpose, load_categories, load_purposes
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 SUBJECT = "subj-1"
 INSTITUTION = "inst-1"
-ALL_FIELDS = frozenset(FieldKind)
+# Every field a viewer can be shown (the birth date never is).
+ALL_FIELDS = frozenset(FieldKind) - {FieldKind.BIRTH_DATE}
 ALL_CATEGORIES = frozenset(load_categories())
 LOAN = load_purposes()["loan_approval"]
 
@@ -77,6 +79,7 @@ def test_reason_codes_are_stable() -> None:
         "guardian",
         "consent",
         "age_check",
+        "birth_date_sealing",
         "not_self",
         "not_guardian",
         "ward_age_unknown",
@@ -421,10 +424,11 @@ def test_purpose_object_is_the_declared_shape() -> None:
 
 def test_age_check_is_for_the_subject_and_their_guardians_only() -> None:
     me = decide_age_check(Viewer(role=Role.SUBJECT, actor_id="a", subject_id=SUBJECT), SUBJECT)
-    assert me.allowed and me.reason == "age_check" and me.fields == {FieldKind.ID_NUMBER}
+    # Only the birth date, kept apart from the ID number, is opened for an age rule.
+    assert me.allowed and me.reason == "age_check" and me.fields == {FieldKind.BIRTH_DATE}
     assert me.categories == frozenset()
     parent = decide_age_check(Viewer(role=Role.GUARDIAN, actor_id="g", wards=frozenset({SUBJECT})), SUBJECT)
-    assert parent.allowed and parent.fields == {FieldKind.ID_NUMBER}
+    assert parent.allowed and parent.fields == {FieldKind.BIRTH_DATE}
     for viewer, reason in (
         (Viewer(role=Role.SUBJECT, actor_id="a", subject_id="someone-else"), "not_self"),
         (Viewer(role=Role.GUARDIAN, actor_id="g", wards=frozenset({"another-ward"})), "not_guardian"),
@@ -433,3 +437,15 @@ def test_age_check_is_for_the_subject_and_their_guardians_only() -> None:
     ):
         refused = decide_age_check(viewer, SUBJECT)
         assert (refused.allowed, refused.reason, refused.fields) == (False, reason, frozenset())
+
+
+def test_birth_date_sealing_opens_the_id_number_only() -> None:
+    decision = decide_birth_date_sealing(SUBJECT)
+    assert decision.allowed and decision.reason == "birth_date_sealing"
+    assert decision.fields == {FieldKind.ID_NUMBER} and decision.categories == frozenset()
+    assert decision.subject_id == SUBJECT and decision.role is Role.OPERATOR
+
+
+def test_no_viewer_is_ever_shown_the_birth_date() -> None:
+    policy = load_masking_policy()
+    assert all(FieldKind.BIRTH_DATE not in policy.visible_fields(role) for role in Role)

@@ -8,10 +8,13 @@ from policies.identifiers import (
     InvalidIdentifier,
     ResidentId,
     age_on,
+    luhn_ok,
     make_resident_id,
     make_uscc,
     normalize_resident_id,
     parse_resident_id,
+    validate_bank_card,
+    validate_mobile,
     validate_uscc,
 )
 
@@ -307,3 +310,38 @@ def test_any_single_character_change_of_uscc_is_rejected(body: str, position: in
     with pytest.raises(InvalidIdentifier) as info:
         validate_uscc(changed)
     assert info.value.code == "uscc_checksum"
+
+
+# --- mobile numbers and bank cards ------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["13800138000", " 19912345678 "])
+def test_valid_mobile(raw: str) -> None:
+    assert validate_mobile(raw) == raw.strip()
+
+
+@pytest.mark.parametrize("raw", ["1380013800", "138001380001", "23800138000", "138 0013 8000", "+8613800138000",
+                                 "１３８００１３８０００", ""])
+def test_invalid_mobile(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        validate_mobile(raw)
+    assert caught.value.code == "mobile_invalid"
+    assert not raw.strip() or raw.strip() not in str(caught.value)
+
+
+def test_luhn() -> None:
+    assert luhn_ok("4539578763621486") and luhn_ok("79927398713")
+    assert not luhn_ok("4539578763621487") and not luhn_ok("79927398710")
+
+
+@pytest.mark.parametrize("raw", ["4539578763621486", "4111111111111111", "6011000990139424"])
+def test_valid_bank_card(raw: str) -> None:
+    assert validate_bank_card(raw) == raw
+
+
+@pytest.mark.parametrize("raw", ["4539578763621487", "4539578763", "45395787636214861234", "4539 5787 6362 1486",
+                                 "４５３９５７８７６３６２１４８６"])
+def test_invalid_bank_card(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        validate_bank_card(raw)
+    assert caught.value.code == "bank_card_invalid" and raw not in str(caught.value)

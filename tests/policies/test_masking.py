@@ -27,7 +27,8 @@ MOBILE = "13812345678"
 CARD = "6222021234567890123"
 ADDRESS = "北京市朝阳区建国路88号"
 
-SAMPLES = {F.ID_NUMBER: ID, F.NAME: NAME, F.MOBILE: MOBILE, F.BANK_CARD: CARD, F.ADDRESS: ADDRESS}
+SAMPLES = {F.ID_NUMBER: ID, F.NAME: NAME, F.MOBILE: MOBILE, F.BANK_CARD: CARD, F.ADDRESS: ADDRESS,
+           F.BIRTH_DATE: "1949-12-31"}
 
 # DESIGN §4, with provider = institution and operator = never shown.
 EXPECTED: dict[tuple[FieldKind, Role], str | None] = {
@@ -66,6 +67,8 @@ EXPECTED: dict[tuple[FieldKind, Role], str | None] = {
     (F.ADDRESS, R.AUDITOR): None,
     (F.ADDRESS, R.PROVIDER): "北京市朝阳区******",
     (F.ADDRESS, R.OPERATOR): None,
+    # Kept apart for age rules only; nobody is shown it.
+    **{(F.BIRTH_DATE, role): None for role in R},
 }
 
 
@@ -79,7 +82,7 @@ def test_expected_table_covers_every_pair() -> None:
 
 
 def test_enum_values() -> None:
-    assert [f.value for f in FieldKind] == ["id_number", "name", "mobile", "bank_card", "address"]
+    assert [f.value for f in FieldKind] == ["id_number", "name", "mobile", "bank_card", "address", "birth_date"]
     assert {r.value for r in Role} == {
         "subject",
         "guardian",

@@ -214,3 +214,12 @@ def test_consent_settings_validation(consent_data: dict[str, Any], key: str) -> 
         parse_consent_settings(consent_data, S_SOURCE)
     assert info.value.key == key
     assert str(info.value) == f"{S_SOURCE}: {key}: missing"
+
+
+def test_only_known_purpose_codes_reach_an_audit_entry() -> None:
+    from policies import UNKNOWN_PURPOSE, known_purpose
+
+    assert known_purpose("loan_approval") == "loan_approval"
+    assert known_purpose(None) is None
+    for caller_text in ("510107195703202817", "loan approval", "", "LOAN_APPROVAL"):
+        assert known_purpose(caller_text) == UNKNOWN_PURPOSE

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from policies import Role, make_uscc
 from service.audit_log.models import AuditEntryRow
 from service.identity.credentials import hash_client_secret
-from service.identity.models import Account, Guardianship, Institution, OAuthClient
+from service.identity.models import Account, Guardianship, Institution, OAuthClient, Provider
 from service.runtime import Services
 from service.subjects.repository import find_subject_id
 from tests.http_helpers import assert_problem
@@ -97,7 +97,15 @@ def test_register_institution_with_a_public_key(client: TestClient[Any], service
         ({"permitted_purposes": ["mind_reading"]}, "unknown_purpose"),
         ({"permitted_purposes": ["employment_screening"]}, "purpose_not_permitted"),
         ({"permitted_purposes": []}, "permitted_purposes_required"),
-        ({"name": "   "}, "invalid_name"),
+        ({"name": "   "}, "text_blank"),
+        ({"name": "\u200b\u200d \ufeff"}, "text_blank"),  # nothing visible
+        ({"name": "示例\u202e行银"}, "text_bidi_control"),  # would display reversed
+        ({"name": "示例\u2066银行\u2069"}, "text_bidi_control"),
+        ({"name": "示例\x00银行"}, "text_control_character"),
+        ({"name": "示例银行\n分行"}, "text_control_character"),
+        ({"name": "示例银行 510107195703202817"}, "name_contains_identifier"),  # shown publicly
+        ({"name": "示例银行（联系 13800138000）"}, "name_contains_identifier"),
+        ({"name": "示例银行 １３８００１３８０００"}, "name_contains_identifier"),  # full-width digits too
         ({"auth_method": "client_secret_basic", "jwk": {"kty": "OKP"}}, "jwk_not_expected"),
     ],
 )
@@ -106,6 +114,25 @@ def test_institution_validation(client: TestClient[Any], services: Services, op:
     assert_problem(client.post("/v1/admin/institutions", json=_institution(**over), headers=op), 400, code)
     with services.session() as s:
         assert s.execute(select(func.count()).select_from(Institution)).scalar_one() == 0  # nothing was written
+
+
+def test_provider_names_follow_the_same_rules(client: TestClient[Any], services: Services,
+                                             op: dict[str, str]) -> None:
+    body = {"name": "示例区人民法院", "uscc": new_uscc(), "provider_type": "court"}
+    for name, code in (("法院\u202e", "text_bidi_control"), ("  ", "text_blank"),
+                       ("法院 11010519491231002X", "name_contains_identifier")):
+        assert_problem(client.post("/v1/admin/providers", json={**body, "name": name}, headers=op), 400, code)
+    with services.session() as s:
+        assert s.execute(select(func.count()).select_from(Provider)).scalar_one() == 0
+
+
+def test_names_are_stored_in_normal_form_c(client: TestClient[Any], services: Services, op: dict[str, str]) -> None:
+    decomposed = "Cafe\u0301 Bank  "  # "Café Bank" spelled with a combining accent, trailing blanks
+    resp = client.post("/v1/admin/institutions", json=_institution(name=decomposed), headers=op)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["name"] == "Caf\u00e9 Bank"
+    with services.session() as s:
+        assert s.get(Institution, resp.json()["id"]).name == "Caf\u00e9 Bank"  # type: ignore[union-attr]
 
 
 def test_malformed_bodies_are_400(client: TestClient[Any], op: dict[str, str]) -> None:

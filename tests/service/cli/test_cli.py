@@ -55,10 +55,11 @@ def test_operator_workflow(env: dict[str, str], tmp_path: Path) -> None:
     assert "20 new subjects" in _run("demo", "--subjects", "20")
     assert "0 new subjects" in _run("demo", "--subjects", "20")
     status = _run("keys", "status")
-    assert "data keys:       20  active" in status
+    # One data key per subject, and the shared text key of the consent requests' reasons.
+    assert "data keys:       21  active" in status
     old_kek = _active_kek(status)
     rotated = _run("keys", "rotate")
-    assert "rewrapped 20 data keys" in rotated and "0 remain" in rotated
+    assert "rewrapped 21 data keys" in rotated and "0 remain" in rotated
     status = _run("keys", "status")
     assert f"{old_kek}  data keys:        0" in status
     assert "retired" in _run("keys", "retire", old_kek)
@@ -94,5 +95,5 @@ def test_keys_retire_refuses_a_kek_in_use(env: dict[str, str]) -> None:
     _run("demo", "--subjects", "3")
     kek = _active_kek(_run("keys", "status"))
     result = CliRunner().invoke(main, ["keys", "retire", kek])
-    # Three generated adults, plus the demo guardian's ward (none of the three is a child).
-    assert result.exit_code != 0 and "still wraps 4 data keys" in result.output
+    # Three generated adults, the demo guardian's ward (none of the three is a child) and the text key.
+    assert result.exit_code != 0 and "still wraps 5 data keys" in result.output

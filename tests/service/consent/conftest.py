@@ -31,7 +31,7 @@ class World:
 
 def _institution(services: Services, name: str, kind: str, purposes: list[str], n: int) -> Principal:
     inst_id = uuid.uuid4().hex
-    with services.session() as s, s.begin():
+    with services.write_session() as s, s.begin():  # reads, then writes: IMMEDIATE
         s.add(Institution(id=inst_id, name=name, uscc=make_uscc(f"91110105MA0{n:06d}"), type=kind,
                           permitted_purposes=purposes, status="active"))
     return Principal(role=Role.INSTITUTION, actor_id=inst_id, institution_id=inst_id, institution_type=kind,
@@ -42,7 +42,7 @@ def _person(
     services: Services, role: Role, subject: str | None = None, wards: frozenset[str] = frozenset()
 ) -> Principal:
     account_id = uuid.uuid4().hex
-    with services.session() as s, s.begin():
+    with services.write_session() as s, s.begin():  # reads, then writes: IMMEDIATE
         s.add(Account(id=account_id, username=f"u{account_id[:10]}", password_hash="x", role=role.value,
                       subject_id=subject, status="active"))
         for ward in wards:
@@ -51,7 +51,7 @@ def _person(
 
 
 def _subject(services: Services, number: str, name: str) -> str:
-    with services.session() as s, s.begin():
+    with services.write_session() as s, s.begin():  # reads, then writes: IMMEDIATE
         return register_subject(s, services.vault, services.blind_index, SubjectData(number, name, "13800138000"))[0]
 
 

@@ -70,7 +70,10 @@ def test_grant_narrowed_with_verifiable_receipt(world: World) -> None:
     svc = ConsentService(world.services)
     req = _ask(world)
     pending = svc.pending_for(world.adult, NOW)
-    assert [r.id for r, _, _ in pending] == [req.id]
+    assert [(r.id, reason) for r, _, _, reason in pending] == [(req.id, "个人住房贷款审批")]
+    # Reading the reason (free text about the person) went through the gate and is audited.
+    read = [e for e in _audit(world) if e["action"] == "consent_request.read"]
+    assert [(e["subject"], e["details"]["requests"]) for e in read] == [(world.adult.subject_id, [req.id])]
     assert svc.pending_for(world.stranger, NOW) == []
     later = NOW + timedelta(hours=1)
     narrowed = Narrowing(categories=["identity"], valid_days=10, max_queries=2)
@@ -82,7 +85,7 @@ def test_grant_narrowed_with_verifiable_receipt(world: World) -> None:
     with world.services.session() as s:
         inst = s.get(Institution, world.bank.institution_id)
         assert inst is not None
-        assert receipt["terms_sha256"] == sha256_hex(shown_terms(req, inst))
+        assert receipt["terms_sha256"] == sha256_hex(shown_terms(req, inst, "个人住房贷款审批"))
     assert receipt["consent_id"] == consent.id and receipt["max_queries"] == 2
     assert receipt["categories"] == ["identity"] and receipt["subject"] == world.adult.subject_id
     with pytest.raises(ValueError):
@@ -111,7 +114,7 @@ def test_minor_cannot_grant_but_guardian_can_until_fourteen(world: World) -> Non
     with pytest.raises(ConsentForbidden) as info:
         svc.grant(minor_self, req.id, Narrowing(), "r", NOW)
     assert info.value.code == "subject_is_minor"
-    assert [r.id for r, _, _ in svc.pending_for(world.guardian, NOW)] == [req.id]
+    assert [r.id for r, _, _, _ in svc.pending_for(world.guardian, NOW)] == [req.id]
     consent = svc.grant(world.guardian, req.id, Narrowing(), "r", NOW)
     assert consent.subject_id == world.minor_subject and consent.granted_by == world.guardian.account_id
     late = _ask(world, id_number=world.minor_id_number)

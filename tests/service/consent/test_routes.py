@@ -46,6 +46,11 @@ def _count(services: Services) -> int:
         ({"id_number": make_resident_id("110105", date(2099, 1, 1), 1, "male")}, 400, "id_number_birth_date"),
         ({"id_number": "110105198503091234"}, 400, "id_number_checksum"),
         ({"reason": ""}, 400, "validation_error"),
+        ({"reason": "   "}, 400, "text_blank"),
+        ({"reason": "\u200b\u2060"}, 400, "text_blank"),
+        ({"reason": "贷款\u202e审批"}, 400, "text_bidi_control"),
+        ({"reason": "贷款\x00审批"}, 400, "text_control_character"),
+        ({"reason": "贷款\x1b[31m审批"}, 400, "text_control_character"),
         ({"extra": 1}, 400, "validation_error"),
     ],
 )

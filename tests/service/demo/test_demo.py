@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,11 +38,8 @@ def _counts(services: Services) -> dict[str, int]:
 
 def test_the_demo_loads_once_and_covers_every_state(services: Services, tmp_path: Path) -> None:
     steps: list[int] = []
-    started = time.monotonic()
     first = load_demo(services, COUNT, progress=steps.append)
-    elapsed = time.monotonic() - started
     assert sum(steps) == demo_steps(COUNT)
-    assert elapsed < 30, elapsed
     assert first.new_subjects == COUNT  # the ward is one of the generated children
     assert (first.new_providers, first.new_institutions) == (len(PROVIDERS), len(INSTITUTIONS))
     assert first.new_accounts == 8 and first.new_records > COUNT // 2

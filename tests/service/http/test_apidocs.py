@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from policies import Role
 from service.http.apidocs import ASSETS, SWAGGER_UI_VERSION
+from service.runtime import Services
+from tests.service.identity.tokens import issue_token_for
 
 
 def test_the_page_loads_nothing_from_elsewhere(http: Any) -> None:
@@ -67,10 +70,11 @@ def test_head_answers_wherever_get_does_with_no_body(http: Any) -> None:
     assert http.head("/v1/records").status_code == 405  # POST only
 
 
-def test_content_type_names_its_charset_once(http: Any) -> None:
+def test_content_type_names_its_charset_once(http: Any, services: Services) -> None:
+    operator = issue_token_for(services, Role.OPERATOR).headers
     for path in ("/", "/schema", "/health", "/metrics", "/oauth/jwks", "/schema/assets/init.js"):
-        content_type = http.get(path).headers["content-type"]
+        content_type = http.get(path, headers=operator).headers["content-type"]
         assert content_type.count("charset") <= 1, (path, content_type)
     login = http.get("/oauth/authorize", params={"response_type": "code", "client_id": "creditgate-web"})
     assert login.headers["content-type"].count("charset") == 1, login.headers["content-type"]
-    assert http.get("/metrics").headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert http.get("/metrics", headers=operator).headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"

@@ -99,17 +99,23 @@ def test_own_problem_and_unexpected_error(client: TestClient[Any]) -> None:
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient[Any]) -> None:
-    mine = client.get("/health", headers={"x-request-id": "client-chosen-123"})
-    assert mine.headers["x-request-id"] == "client-chosen-123"
-    evil = client.get("/health", headers={"x-request-id": "bad id\twith 13800138000"})
-    assert evil.headers["x-request-id"] != "bad id\twith 13800138000"
-    assert len(evil.headers["x-request-id"]) == 32
+    mine = client.get("/health", headers={"x-request-id": "0F8C3C7E-2D3B-4C1A-9E2A-5B6D7C8E9F01"})
+    assert mine.headers["x-request-id"] == "0f8c3c7e-2d3b-4c1a-9e2a-5b6d7c8e9f01"  # a UUID, kept (lowercased)
+    assert client.get("/health", headers={"x-request-id": "0f8c3c7e2d3b4c1a9e2a5b6d7c8e9f01"}).headers[
+        "x-request-id"] == "0f8c3c7e2d3b4c1a9e2a5b6d7c8e9f01"
+    for refused in ("bad id\twith 13800138000", "client-chosen-123", "510107195703202817",
+                    # UUID-shaped, but carrying an ID number, a card number or a mobile number
+                    "51010719570320281700000000000000", "6222021234567890123400000000000a",
+                    "abcdefab-cdef-abcd-efab-a13800138000"):
+        answer = client.get("/health", headers={"x-request-id": refused})
+        assert answer.headers["x-request-id"] != refused.lower()
+        assert len(answer.headers["x-request-id"]) == 32
 
 
-def test_health_metrics_schema(client: TestClient[Any]) -> None:
+def test_health_metrics_schema(client: TestClient[Any], services: Services) -> None:
     assert client.get("/health").json() == {"status": "ok", "database": "ok", "schema": head_revision("sqlite://")}
     assert client.get("/health/live").json() == {"status": "ok"}
-    metrics = client.get("/metrics")
+    metrics = client.get("/metrics", headers=_operator(services))
     assert metrics.status_code == 200
     assert "creditgate_http_requests_total" in metrics.text
     assert client.get("/schema").status_code == 200
@@ -123,13 +129,22 @@ def _count(text: str, method: str, route: str, status: str) -> float:
     return found[0] if found else 0.0
 
 
-def test_requests_are_counted_by_route_template_and_invented_methods_as_other(client: TestClient[Any]) -> None:
-    before = client.get("/metrics").text
+def _operator(services: Services) -> dict[str, str]:
+    from policies import Role
+    from tests.service.identity.tokens import issue_token_for
+
+    return issue_token_for(services, Role.OPERATOR).headers
+
+
+def test_requests_are_counted_by_route_template_and_invented_methods_as_other(client: TestClient[Any],
+                                                                              services: Services) -> None:
+    operator = _operator(services)
+    before = client.get("/metrics", headers=operator).text
     for _ in range(3):
         client.get("/health/live")
     client.get("/no/such/route")
     client.request("BREW", "/health/live")
-    after = client.get("/metrics").text
+    after = client.get("/metrics", headers=operator).text
     assert _count(after, "GET", "/health/live", "200") - _count(before, "GET", "/health/live", "200") == 3
     assert _count(after, "GET", "unmatched", "404") - _count(before, "GET", "unmatched", "404") == 1
     assert sum(_count(after, "OTHER", r, s) - _count(before, "OTHER", r, s)

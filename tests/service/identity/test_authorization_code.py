@@ -129,15 +129,54 @@ def test_missing_verifier_is_refused(client: TestClient[Any], services: Services
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
 
 
-def test_code_reuse_is_refused_and_audited(client: TestClient[Any], services: Services) -> None:
+def test_code_reuse_is_refused_audited_and_revokes_the_first_token(client: TestClient[Any],
+                                                                   services: Services) -> None:
     person = make_account(services, Role.SUBJECT)
     resp, verifier = authorize(client, person.username, person.password, redirect_uri=REDIRECT_URI)
     code = code_from(resp)
-    assert _exchange(client, code, verifier).status_code == 200
+    first = _exchange(client, code, verifier)
+    assert first.status_code == 200
+    bearer = {"Authorization": f"Bearer {first.json()['access_token']}"}
+    assert client.get("/v1/me/consents", headers=bearer).status_code == 200
     again = _exchange(client, code, verifier)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     replays = audit_entries(services, "auth.code_replay")
     assert replays and replays[-1]["actor_id"] == person.id and replays[-1]["decision"] == "deny"
+    assert replays[-1]["details"]["token_revoked"] is True
+    # RFC 6749 §4.1.2: the token issued for the code is revoked, at once.
+    refused = client.get("/v1/me/consents", headers=bearer)
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
+    # A fresh login is not affected.
+    fresh = login_token(client, person.username, person.password, redirect_uri=REDIRECT_URI)
+    assert client.get("/v1/me/consents", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+def test_a_replay_before_the_first_exchange_stores_its_token_revokes_that_token(services: Services) -> None:
+    """The race: the code is replayed after it was consumed but before the first exchange
+    linked its token. The first exchange then revokes its own token."""
+    from service.identity.oauth import AuthorizationCodeWithPKCE, CreditGateAuthorizationServer, IssuedCode, code_hash
+    from service.identity.revocation import RevokedToken
+
+    person = make_account(services, Role.SUBJECT)
+    digest = code_hash("raced-code")
+    with services.write_session() as s, s.begin():
+        s.add(AuthorizationCode(code_hash=digest, client_id=WEB, account_id=person.id, redirect_uri=REDIRECT_URI,
+                                scope="me", code_challenge="c", code_challenge_method="S256",
+                                expires_at=utcnow() + timedelta(seconds=60), used_at=utcnow()))
+    server = CreditGateAuthorizationServer(services)
+    AuthorizationCodeWithPKCE(None, server)._replayed(digest, person.id, WEB)  # the replay comes first
+    issued = services.tokens.issue(subject=person.id, client_id=WEB, role="subject", scope="me")
+
+    class _Request:
+        user = None
+        client = type("C", (), {"client_id": WEB, "role": None, "owner_id": None})()
+        payload = type("P", (), {"grant_type": "authorization_code"})()
+        auth_method = "none"
+        authorization_code = IssuedCode(person.id, WEB, REDIRECT_URI, "me", "c", "S256", code_hash=digest)
+
+    server.save_token(issued.response(), _Request())  # type: ignore[arg-type]
+    with services.session() as s:
+        assert s.get(RevokedToken, issued.claims["jti"]) is not None
 
 
 def test_expired_code_is_refused(client: TestClient[Any], services: Services) -> None:

@@ -106,6 +106,24 @@ def test_bad_secret_and_unknown_client_are_invalid_client(client: TestClient[Any
     _oauth_error(unknown, 401, "invalid_client")
     missing = client.post("/oauth/token", data={"grant_type": "client_credentials"})
     _oauth_error(missing, 401, "invalid_client")
+    # One answer for an unknown client and a wrong secret: nothing tells them apart.
+    assert wrong.json() == unknown.json() == missing.json()
+    assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"]
+    # The known client's failure is audited against its owner; the unknown one is only logged.
+    [failed] = audit_entries(services, "auth.client")
+    assert (failed["actor_type"], failed["actor_id"], failed["decision"]) == ("institution", inst.id, "deny")
+    assert failed["details"] == {"client_id": inst.client_id, "auth_method": "client_secret_basic"}
+    assert "cg_nobody" not in str(audit_entries(services))
+
+
+def test_invalid_assertions_get_401(client: TestClient[Any], services: Services,
+                                    jwt_client: tuple[Any, Any]) -> None:
+    inst, key = jwt_client
+    stranger = assertion_for("cg_nobody", key, services.tokens.token_endpoint)
+    unknown = _oauth_error(_jwt_grant(client, "cg_nobody", stranger), 401, "invalid_client")
+    assert unknown["error_description"] == "Client authentication failed."
+    garbage = _oauth_error(_jwt_grant(client, inst.client_id, "not.a.jwt"), 401, "invalid_client")
+    assert garbage["error_description"]
 
 
 def test_suspended_institution_gets_no_token(client: TestClient[Any], services: Services) -> None:
@@ -181,14 +199,14 @@ def test_wrong_audience_is_refused(client: TestClient[Any], services: Services, 
     inst, key = jwt_client
     for audience in ("https://elsewhere.example/oauth/token", "creditgate-api"):
         resp = _jwt_grant(client, inst.client_id, assertion_for(inst.client_id, key, audience))
-        _oauth_error(resp, 400, "invalid_client")
+        _oauth_error(resp, 401, "invalid_client")
 
 
 def test_expired_assertion_is_refused(client: TestClient[Any], services: Services,
                                       jwt_client: tuple[Any, Any]) -> None:
     inst, key = jwt_client
     old = assertion_for(inst.client_id, key, services.tokens.token_endpoint, now=int(time.time()) - 600)
-    body = _oauth_error(_jwt_grant(client, inst.client_id, old), 400, "invalid_client")
+    body = _oauth_error(_jwt_grant(client, inst.client_id, old), 401, "invalid_client")
     assert "expired" in body["error_description"]
 
 
@@ -196,7 +214,7 @@ def test_assertion_valid_too_long_is_refused(client: TestClient[Any], services: 
                                              jwt_client: tuple[Any, Any]) -> None:
     inst, key = jwt_client
     long_lived = assertion_for(inst.client_id, key, services.tokens.token_endpoint, lifetime=3600)
-    body = _oauth_error(_jwt_grant(client, inst.client_id, long_lived), 400, "invalid_client")
+    body = _oauth_error(_jwt_grant(client, inst.client_id, long_lived), 401, "invalid_client")
     assert "too far" in body["error_description"]
 
 
@@ -209,19 +227,19 @@ def test_missing_exp_or_jti_is_refused(client: TestClient[Any], services: Servic
     no_exp = jwt.encode({"alg": "EdDSA", "kid": key.kid}, {**base, "jti": uuid.uuid4().hex}, key, registry=registry)
     no_jti = jwt.encode({"alg": "EdDSA", "kid": key.kid}, {**base, "exp": now + 60}, key, registry=registry)
     for assertion in (no_exp, no_jti):
-        _oauth_error(_jwt_grant(client, inst.client_id, assertion), 400, "invalid_client")
+        _oauth_error(_jwt_grant(client, inst.client_id, assertion), 401, "invalid_client")
 
 
 def test_replayed_jti_is_refused(client: TestClient[Any], services: Services, jwt_client: tuple[Any, Any]) -> None:
     inst, key = jwt_client
     assertion = assertion_for(inst.client_id, key, services.tokens.token_endpoint)
     assert _jwt_grant(client, inst.client_id, assertion).status_code == 200
-    body = _oauth_error(_jwt_grant(client, inst.client_id, assertion), 400, "invalid_client")
+    body = _oauth_error(_jwt_grant(client, inst.client_id, assertion), 401, "invalid_client")
     assert "replay" in body["error_description"]
     # A new assertion with the same jti is a replay too.
     same_jti = assertion_for(inst.client_id, key, services.tokens.token_endpoint,
                              jti=jwt.decode(assertion, key, registry=StrictJWSRegistry(["EdDSA"])).claims["jti"])
-    _oauth_error(_jwt_grant(client, inst.client_id, same_jti), 400, "invalid_client")
+    _oauth_error(_jwt_grant(client, inst.client_id, same_jti), 401, "invalid_client")
 
 
 def test_assertion_signed_by_another_key_is_refused(client: TestClient[Any], services: Services,
@@ -229,12 +247,12 @@ def test_assertion_signed_by_another_key_is_refused(client: TestClient[Any], ser
     inst, _ = jwt_client
     stranger = new_client_key()
     forged = assertion_for(inst.client_id, stranger, services.tokens.token_endpoint)
-    _oauth_error(_jwt_grant(client, inst.client_id, forged), 400, "invalid_client")
+    _oauth_error(_jwt_grant(client, inst.client_id, forged), 401, "invalid_client")
     # Nor may one client sign for another with its own (registered) key.
     other_key = new_client_key()
     other = make_institution(services, auth_method="private_key_jwt", jwk=other_key.as_dict(private=False))
     impersonation = assertion_for(inst.client_id, other_key, services.tokens.token_endpoint)
-    _oauth_error(_jwt_grant(client, inst.client_id, impersonation), 400, "invalid_client")
+    _oauth_error(_jwt_grant(client, inst.client_id, impersonation), 401, "invalid_client")
     assert other.client_id != inst.client_id
 
 
@@ -255,7 +273,7 @@ def test_hmac_and_none_algorithms_are_refused(client: TestClient[Any], services:
 
     unsigned = f"{b64({'alg': 'none'})}.{b64(claims)}."
     for assertion in (hs256, unsigned):
-        _oauth_error(_jwt_grant(client, inst.client_id, assertion), 400, "invalid_client")
+        _oauth_error(_jwt_grant(client, inst.client_id, assertion), 401, "invalid_client")
 
 
 def test_secret_client_cannot_use_assertions_and_vice_versa(client: TestClient[Any], services: Services,
@@ -263,7 +281,7 @@ def test_secret_client_cannot_use_assertions_and_vice_versa(client: TestClient[A
     inst, key = jwt_client
     secret_inst = make_institution(services)
     assertion = assertion_for(secret_inst.client_id, key, services.tokens.token_endpoint)
-    _oauth_error(_jwt_grant(client, secret_inst.client_id, assertion), 400, "invalid_client")
+    _oauth_error(_jwt_grant(client, secret_inst.client_id, assertion), 401, "invalid_client")
     basic = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                         headers=basic_auth(inst.client_id, "anything-at-all-here"))
     _oauth_error(basic, 401, "invalid_client")

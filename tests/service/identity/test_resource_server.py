@@ -18,7 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.testing import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from policies import Role
 from service.admin.registry import (
@@ -33,8 +33,11 @@ from service.db.types import utcnow
 from service.http.app import create_app
 from service.identity.guards import authenticate, require_roles
 from service.identity.jose import StrictJWSRegistry, okp_key
-from service.identity.models import Account, Guardianship
+from service.identity.login import authenticate_password
+from service.identity.models import Guardianship
+from service.identity.policy import ACCOUNT_SOURCE_THROTTLE
 from service.identity.principal import Principal
+from service.identity.revocation import revoke_token
 from service.runtime import Services
 from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import issue_token_for, new_resident_id
@@ -190,7 +193,7 @@ def test_suspension_takes_effect_at_once(api: TestClient[Any], services: Service
     assert_problem(api.get("/test/provider", headers=court.headers), 403, "provider_suspended")
 
 
-def test_revoked_client_disabled_or_locked_account(api: TestClient[Any], services: Services) -> None:
+def test_revoked_client_or_disabled_account(api: TestClient[Any], services: Services) -> None:
     bank = issue_token_for(services, Role.INSTITUTION)
     revoke_client(services, actor=OP, client_id=bank.client_id)
     assert_problem(api.get("/test/whoami", headers=bank.headers), 401, "unauthorized")
@@ -199,11 +202,20 @@ def test_revoked_client_disabled_or_locked_account(api: TestClient[Any], service
     assert_problem(api.get("/test/whoami", headers=auditor.headers), 401, "unauthorized")
     set_account_status(services, actor=OP, account_id=auditor.actor_id, status="active")
     assert api.get("/test/whoami", headers=auditor.headers).status_code == 200
+    # Failed logins are not a reason to stop a token: they only slow down their own source.
     person = issue_token_for(services, Role.SUBJECT)
-    with services.session() as s, s.begin():
-        s.execute(update(Account).where(Account.id == person.actor_id)  # type: ignore[arg-type]
-                  .values(locked_until=utcnow() + timedelta(minutes=15)))
-    assert_problem(api.get("/test/whoami", headers=person.headers), 401, "unauthorized")
+    assert person.account is not None
+    for _ in range(ACCOUNT_SOURCE_THROTTLE.free_failures + 3):
+        authenticate_password(services, person.account.username, "wrong password!!", client_address="192.0.2.1")
+    assert api.get("/test/whoami", headers=person.headers).status_code == 200
+
+
+def test_a_revoked_token_is_refused_at_once(api: TestClient[Any], services: Services) -> None:
+    for caller in (issue_token_for(services, Role.SUBJECT), issue_token_for(services, Role.INSTITUTION)):
+        assert api.get("/test/whoami", headers=caller.headers).status_code == 200
+        with services.write_session() as s, s.begin():
+            revoke_token(s, caller.claims["jti"], utcnow() + timedelta(minutes=15), "test")
+        assert_problem(api.get("/test/whoami", headers=caller.headers), 401, "unauthorized")
 
 
 def test_role_claim_must_match_the_live_account(api: TestClient[Any], services: Services) -> None:

@@ -32,7 +32,7 @@ from service.identity.policy import ALL_SCOPES, TOKEN_ROLES
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for
 
-PUBLIC_PATHS = ("/", "/health", "/health/live", "/metrics")
+PUBLIC_PATHS = ("/", "/health", "/health/live")
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
 
 INST, PROV, OPER = frozenset({Role.INSTITUTION}), frozenset({Role.PROVIDER}), frozenset({Role.OPERATOR})
@@ -59,11 +59,12 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
     ("POST", "/v1/me/consents/{consent_id:str}/revoke"): (PEOPLE, "me"),
     ("GET", "/v1/me/report"): (PEOPLE, "me"),
     ("GET", "/v1/me/access-log"): (PEOPLE, "me"),
+    ("GET", "/metrics"): (OPER, "admin"),
     **{("POST", path): (OPER, "admin") for path in ADMIN_PATHS},
 }
 #: Every route open without a token.
 EXPECTED_PUBLIC = {
-    ("GET", "/"), ("GET", "/health"), ("GET", "/health/live"), ("GET", "/metrics"),
+    ("GET", "/"), ("GET", "/health"), ("GET", "/health/live"),
     ("POST", "/oauth/token"), ("GET", "/oauth/authorize"), ("POST", "/oauth/authorize"),
     ("GET", "/.well-known/oauth-authorization-server"), ("GET", "/oauth/jwks"),
 }

@@ -49,12 +49,12 @@ from joserfc.jwk import Key, OKPKey
 from policies import Role, load_purposes, make_resident_id, make_uscc
 from service.admin.registry import (
     Actor,
-    china_today,
     register_account,
     register_guardianship,
     register_institution,
     register_provider,
 )
+from service.db.types import china_today
 from service.identity.jose import StrictJWSRegistry
 from service.identity.policy import WEB_CLIENT_ID, scopes_for
 from service.runtime import Services
@@ -361,18 +361,20 @@ def authorize(
     scope: str | None = None,
     verifier_challenge: tuple[str, str] | None = None,
     state: str = "xyz-state",
+    headers: dict[str, str] | None = None,
 ) -> tuple[Any, str]:
-    """Run the login form; returns (the POST response, the code verifier)."""
+    """Run the login form; returns (the POST response, the code verifier). ``headers`` go
+    with both requests (``X-Forwarded-For`` behind a trusted proxy, say)."""
     verifier, challenge = verifier_challenge or pkce_pair()
     params = {"response_type": "code", "client_id": WEB_CLIENT_ID, "redirect_uri": redirect_uri,
               "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
     if scope:
         params["scope"] = scope
-    page = http.get("/oauth/authorize", params=params)
+    page = http.get("/oauth/authorize", params=params, headers=headers)
     assert page.status_code == 200, page.text
     form = login_form_fields(page.text)
     form.update({"username": username, "password": password, "action": "login"})
-    return http.post("/oauth/authorize", data=form, follow_redirects=False), verifier
+    return http.post("/oauth/authorize", data=form, follow_redirects=False, headers=headers), verifier
 
 
 def code_from(response: Any) -> str:

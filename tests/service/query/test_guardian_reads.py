@@ -208,6 +208,8 @@ def _guardian_of(family: Family, ward_number: str, name: str) -> tuple[Caller, s
 
 
 def test_access_ends_on_the_ward_s_14th_birthday(family: Family) -> None:
+    """From the birthday on, the former guardian is a stranger to the ward: "not found",
+    and the refusal is audited like any other."""
     today = shanghai_today()
     cases = {
         "turns 14 tomorrow": (today + timedelta(days=1), True),
@@ -217,23 +219,23 @@ def test_access_ends_on_the_ward_s_14th_birthday(family: Family) -> None:
     for i, (label, (birthday, allowed)) in enumerate(cases.items()):
         guardian, ward = _guardian_of(family, _turning_14_on(birthday, 10 + i), "赵小红")
         for read, action in ((family.report, "report.self"), (family.log, "access_log.read")):
-            for subject in (ward, None):
-                resp = read(guardian, subject)
-                if allowed:
-                    assert resp.status_code == 200, (label, resp.text)
-                else:
-                    body = _problem(resp, 403, "ward_of_age")
-                    entry = _last(family.services, action)
-                    assert body["audit_seq"] == entry["seq"], label
-                entry = _last(family.services, action)
-                assert (entry["actor_type"], entry["actor_id"], entry["subject"]) == (
-                    "guardian", guardian.actor_id, ward), label
-                assert (entry["decision"], entry["reason"]) == (
-                    ("allow", "guardian") if allowed else ("deny", "ward_of_age")), label
+            resp = read(guardian, ward)
+            if allowed:
+                assert resp.status_code == 200, (label, resp.text)
+                assert read(guardian, None).status_code == 200, label  # the only ward is implied
+            else:
+                _problem(resp, 404, "not_found")
+                _problem(read(guardian, None), 400, "subject_required")  # no ward left to imply
+            entry = _last(family.services, action)
+            assert (entry["actor_type"], entry["actor_id"], entry["subject"]) == (
+                "guardian", guardian.actor_id, ward), label
+            assert (entry["decision"], entry["reason"]) == (
+                ("allow", "guardian") if allowed else ("deny", "not_guardian")), label
 
 
 def test_the_birthday_is_the_china_date_not_the_utc_date(family: Family, monkeypatch: pytest.MonkeyPatch) -> None:
     """Midnight in Shanghai is 16:00 UTC the day before: from that instant the guardian is refused."""
+    import service.identity.resource as resource
     import service.query.routes as routes
 
     birthday = shanghai_today()
@@ -241,15 +243,14 @@ def test_the_birthday_is_the_china_date_not_the_utc_date(family: Family, monkeyp
     midnight = datetime(birthday.year, birthday.month, birthday.day, tzinfo=SHANGHAI)
     eve = midnight - timedelta(microseconds=1)
     assert midnight.astimezone(ZoneInfo("UTC")).date() == birthday - timedelta(days=1)
-    monkeypatch.setattr(routes, "utcnow", lambda: eve.astimezone(ZoneInfo("UTC")))
+    for module in (routes, resource):
+        monkeypatch.setattr(module, "utcnow", lambda: eve.astimezone(ZoneInfo("UTC")))
     assert family.report(guardian, ward).status_code == 200
     assert family.log(guardian, ward).status_code == 200
-    monkeypatch.setattr(routes, "utcnow", lambda: midnight.astimezone(ZoneInfo("UTC")))
-    _problem(family.report(guardian, ward), 403, "ward_of_age")
-    _problem(family.log(guardian, ward), 403, "ward_of_age")
-
-
-# --- the institutions' queries in the ward's access log -----------------------------------------
+    for module in (routes, resource):
+        monkeypatch.setattr(module, "utcnow", lambda: midnight.astimezone(ZoneInfo("UTC")))
+    _problem(family.report(guardian, ward), 404, "not_found")
+    _problem(family.log(guardian, ward), 404, "not_found")
 
 
 def test_the_access_log_shows_institution_queries_on_the_ward(family: Family) -> None:

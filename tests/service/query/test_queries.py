@@ -4,15 +4,18 @@ the exact record set per state and window edge, the person's report and access l
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from policies import Role
 from service.audit_log.models import AuditEntryRow
 from service.consent.models import Consent
 from service.documents.signing import verify_document
+from service.gate.access import AccessDenied
 from service.query.service import REPORT_TYPE, SELF_REPORT_TYPE
 from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import issue_token_for
@@ -217,3 +220,64 @@ def test_each_report_states_the_use_it_took_even_when_queries_race(scene: Scene)
     for t in threads:
         t.join()
     assert sorted(uses) == list(range(1, 17))
+
+
+# --- a consent revoked between the decision and the audit commit ---------------------------------
+
+
+def _prepare(scene: Scene, consent: str) -> tuple[Any, Any]:
+    from service.db.types import utcnow
+    from service.identity.resource import authenticate_bearer
+    from service.query.service import QueryService
+
+    queries = QueryService(scene.services)
+    principal = authenticate_bearer(scene.services, scene.bank.token)
+    prepared = queries.prepare_query(principal, consent, "loan_approval", uuid.uuid4().hex, utcnow())
+    assert prepared.read is not None and prepared.read.decision.allowed  # the decision itself said yes
+    return queries, prepared
+
+
+def test_a_consent_revoked_between_the_decision_and_the_commit_gives_no_data(scene: Scene) -> None:
+    """Deterministic: decide (and decrypt), then revoke, then commit and finish."""
+    consent = scene.consent()
+    queries, prepared = _prepare(scene, consent)
+    revoked = scene.http.post(f"/v1/me/consents/{consent}/revoke", headers=scene.person.headers)
+    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    entry = scene.services.writer.append(prepared.event)
+    # The use could not be taken at commit time: the entry is the denial, without a field.
+    assert (entry.decision, entry.reason) == ("deny", "consent_revoked")
+    assert set(entry.details) == {"query_id"}
+    with pytest.raises(AccessDenied) as refused:
+        queries.finish_query(prepared, entry)
+    assert refused.value.reason == "consent_revoked" and refused.value.audit_seq == entry.seq
+    assert "uses" not in prepared.taken
+    with scene.services.session() as s:
+        assert s.get(Consent, consent).uses == 0  # type: ignore[union-attr]
+    # Over HTTP the next query gets the same answer, 403 consent_revoked and no report.
+    body = assert_problem(scene.query(consent), 403, "consent_revoked")
+    assert "report" not in body and scene.person.id_number not in json.dumps(body)
+
+
+def test_an_allow_entry_without_a_use_taken_hands_out_nothing(scene: Scene) -> None:
+    """The refusal path does not hang on an incidental error: an entry that says allow while
+    no use was taken (its claim never ran) is refused explicitly."""
+    from dataclasses import replace
+
+    consent = scene.consent()
+    queries, prepared = _prepare(scene, consent)
+    entry = scene.services.writer.append(replace(prepared.event, precondition=None))
+    assert entry.decision == "allow" and "uses" not in prepared.taken
+    with pytest.raises(AccessDenied) as refused:
+        queries.finish_query(prepared, entry)
+    assert refused.value.reason == "consent_not_active"
+
+
+def test_the_gate_never_completes_a_read_whose_entry_is_a_denial(scene: Scene) -> None:
+    from dataclasses import replace
+
+    consent = scene.consent()
+    _, prepared = _prepare(scene, consent)
+    denial = scene.services.writer.append(replace(prepared.event, decision="deny", reason="consent_revoked",
+                                                  details={}, precondition=None))
+    with pytest.raises(AccessDenied):
+        scene.services.gate.complete(prepared.read, denial)
