@@ -45,15 +45,18 @@ __all__ = [
     "SHARING_ATTRIBUTES",
     "AnswerPeriod",
     "CatalogItem",
+    "MinorRules",
     "Period",
     "ProviderLevel",
     "Severity",
     "load_catalog",
+    "load_minor_rules",
     "load_provider_levels",
     "load_provider_types",
     "load_severities",
     "parse_answer_period",
     "parse_catalog",
+    "parse_minor_rules",
     "parse_period",
     "parse_provider_levels",
     "parse_provider_types",
@@ -140,6 +143,14 @@ class ProviderLevel:
     code: str
     name_zh: str
     may_list: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MinorRules:
+    """Why a minor's record is sealed, and why a minor is refused a listing (citations)."""
+
+    seal_basis: tuple[str, ...]
+    refuse_basis: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +299,14 @@ def parse_provider_levels(data: Mapping[str, Any], source: str) -> Mapping[str, 
     return MappingProxyType(levels)
 
 
+def parse_minor_rules(data: Mapping[str, Any], source: str) -> MinorRules:
+    """Validate the ``[minors]`` table: the citations for sealing and for refusing."""
+    table = require_table(data, "minors", source, "minors")
+    reject_unknown_keys(table, {"seal_basis", "refuse_basis"}, source, "minors")
+    return MinorRules(require_str_list(table, "seal_basis", source, "minors.seal_basis"),
+                      require_str_list(table, "refuse_basis", source, "minors.refuse_basis"))
+
+
 def parse_severities(data: Mapping[str, Any], source: str) -> Mapping[str, Severity]:
     """Validate the ``[severities]`` table: exactly the classes light, ordinary and severe."""
     table = require_table(data, "severities", source, "severities")
@@ -421,9 +440,11 @@ def parse_catalog(
     position before that (``items[<index>].code``).
     """
     require_version(data, source)
-    reject_unknown_keys(data, {"version", "provider_types", "provider_levels", "severities", "items"}, source, "")
+    reject_unknown_keys(data, {"version", "provider_types", "provider_levels", "minors", "severities", "items"},
+                        source, "")
     provider_types = parse_provider_types(data, source)
     parse_provider_levels(data, source)
+    parse_minor_rules(data, source)
     parse_severities(data, source)
     if "items" not in data:
         raise PolicyDataError(source, "items", "missing")
@@ -463,6 +484,13 @@ def load_provider_levels() -> Mapping[str, ProviderLevel]:
     """The provider levels the packaged catalog defines."""
     load_catalog()
     return parse_provider_levels(read_data_file(CATALOG_FILE), f"data/{CATALOG_FILE}")
+
+
+@functools.cache
+def load_minor_rules() -> MinorRules:
+    """The citations for sealing minors' records and refusing their listing."""
+    load_catalog()
+    return parse_minor_rules(read_data_file(CATALOG_FILE), f"data/{CATALOG_FILE}")
 
 
 @functools.cache

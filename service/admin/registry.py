@@ -33,12 +33,14 @@ from policies import (
     Role,
     age_on,
     load_consent_settings,
+    load_provider_levels,
     load_purposes,
     parse_resident_id,
     validate_uscc,
 )
 from service.db.engine import IMMEDIATE
 from service.db.types import china_today, utcnow
+from service.fields import InvalidField, public_field
 from service.http.problems import ProblemError
 from service.identity.credentials import (
     InvalidClientKey,
@@ -176,6 +178,26 @@ def _address(raw: str) -> str:
     return value
 
 
+def _contact(raw: str | None) -> str | None:
+    """An institution's public contact details (PIPL art. 23 notice), never a person's number."""
+    if raw is None:
+        return None
+    try:
+        return public_field(raw, "contact", max_chars=_NAME_MAX)
+    except InvalidField as exc:
+        code = exc.code if exc.code == "personal_identifier_not_allowed" else "contact_invalid"
+        raise _bad(code, f"contact: {exc.detail}") from None
+
+
+def _level(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    known = load_provider_levels()
+    if raw not in known:
+        raise _bad("provider_level_unknown", f"level must be one of {', '.join(sorted(known))}")
+    return raw
+
+
 def _uscc(raw: str) -> str:
     try:
         return validate_uscc(raw)
@@ -241,15 +263,18 @@ def register_institution(
     permitted_purposes: Iterable[str],
     auth_method: str = SECRET_BASIC,
     jwk: Any = None,
+    contact: str | None = None,
 ) -> RegisteredOrganisation:
-    """Register an institution and its first client; 409 ``institution_exists`` on a known USCC."""
+    """Register an institution and its first client; 409 ``institution_exists`` on a known USCC.
+    ``contact`` (public: a service line or office address) is shown in the notice before a grant."""
     clean_name = _clean_name(name, "name", _NAME_MAX)
     code = _uscc(uscc)
     purposes = _check_purposes(institution_type, permitted_purposes)
+    clean_contact = _contact(contact)
     now = utcnow()
     inst = Institution(
         id=_new_id(), name=clean_name, uscc=code, type=institution_type, permitted_purposes=purposes,
-        status=ACTIVE, created_at=now, status_changed_at=now,
+        status=ACTIVE, created_at=now, status_changed_at=now, contact=clean_contact,
     )
     try:
         with _write(services) as session:
@@ -284,16 +309,19 @@ def register_provider(
     provider_type: str,
     auth_method: str = SECRET_BASIC,
     jwk: Any = None,
+    level: str | None = None,
 ) -> RegisteredOrganisation:
-    """Register a record provider and its first client; 409 ``provider_exists`` on a known USCC."""
+    """Register a record provider and its first client; 409 ``provider_exists`` on a known USCC.
+    ``level`` is its administrative level (only county level or above may list)."""
     clean_name = _clean_name(name, "name", _NAME_MAX)
     code = _uscc(uscc)
     known = provider_types()
     if provider_type not in known:
         raise _bad("unknown_provider_type", f"provider_type must be one of {', '.join(sorted(known))}")
+    checked_level = _level(level)
     now = utcnow()
     prov = Provider(id=_new_id(), name=clean_name, uscc=code, provider_type=provider_type, status=ACTIVE,
-                    created_at=now, status_changed_at=now)
+                    created_at=now, status_changed_at=now, level=checked_level)
     try:
         with _write(services) as session:
             if session.execute(select(Provider.id).where(Provider.uscc == code)).first():  # type: ignore[arg-type,call-overload]
@@ -306,7 +334,7 @@ def register_provider(
     record(services.writer, actor_type=actor.actor_type, actor_id=actor.actor_id,
            action="admin.provider.register", decision="record", reason="registered",
            details={"provider_id": prov.id, "provider_type": provider_type, "client_id": creds.client_id,
-                    "auth_method": auth_method})
+                    "auth_method": auth_method, "level": checked_level})
     return RegisteredOrganisation(prov, creds)
 
 

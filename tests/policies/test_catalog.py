@@ -211,6 +211,13 @@ def test_not_repairable_only_where_a_law_says_so() -> None:
     assert load_catalog()["exam_cheating"].repairable  # a departmental rule cannot bar repair
 
 
+def test_minor_rules_cite_their_laws() -> None:
+    from policies.catalog import load_minor_rules
+    rules = load_minor_rules()
+    assert "《预防未成年人犯罪法》第五十九条" in rules.seal_basis
+    assert any("法释〔2017〕7号" in c for c in rules.refuse_basis)
+
+
 def test_provider_levels() -> None:
     levels = load_provider_levels()
     assert {code for code, level in levels.items() if level.may_list} == {"national", "provincial", "prefectural",
