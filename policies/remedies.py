@@ -85,14 +85,20 @@ class RemedyRules:
     notice_objection: AnswerPeriod
     reapply_bar_months: int
     reapply_bar_basis: str
+    listing_rights: str
+    listing_removal: str
     evidence: EvidenceRules
     text: TextLimits
+
+    def rights_until(self, window_closes: date) -> str:
+        """The rights sentence of a listing notice whose objection window ends ``window_closes``."""
+        return self.listing_rights.replace("{window_closes}", window_closes.isoformat())
 
 
 def parse_remedy_rules(data: Mapping[str, Any], source: str) -> RemedyRules:
     """Validate parsed remedies TOML; raise PolicyDataError naming the key."""
     require_version(data, source)
-    reject_unknown_keys(data, {"version", "deadlines", "repair", "evidence", "text"}, source, "")
+    reject_unknown_keys(data, {"version", "deadlines", "repair", "listing", "evidence", "text"}, source, "")
     deadlines = require_table(data, "deadlines", source, "deadlines")
     reject_unknown_keys(deadlines, _DEADLINES, source, "deadlines")
     periods = {
@@ -101,6 +107,11 @@ def parse_remedy_rules(data: Mapping[str, Any], source: str) -> RemedyRules:
     }
     repair = require_table(data, "repair", source, "repair")
     reject_unknown_keys(repair, {"reapply_bar_months", "reapply_bar_basis"}, source, "repair")
+    listing = require_table(data, "listing", source, "listing")
+    reject_unknown_keys(listing, {"rights", "removal"}, source, "listing")
+    rights = require_str(listing, "rights", source, "listing.rights")
+    if "{window_closes}" not in rights:
+        raise PolicyDataError(source, "listing.rights", "must say until when: {window_closes}")
     evidence = require_table(data, "evidence", source, "evidence")
     reject_unknown_keys(evidence, {"max_files", "max_bytes", "media_types"}, source, "evidence")
     media_types = require_str_list(evidence, "media_types", source, "evidence.media_types")
@@ -114,6 +125,8 @@ def parse_remedy_rules(data: Mapping[str, Any], source: str) -> RemedyRules:
         **periods,
         reapply_bar_months=require_int(repair, "reapply_bar_months", source, "repair.reapply_bar_months", minimum=0),
         reapply_bar_basis=require_str(repair, "reapply_bar_basis", source, "repair.reapply_bar_basis"),
+        listing_rights=rights,
+        listing_removal=require_str(listing, "removal", source, "listing.removal"),
         evidence=EvidenceRules(
             max_files=require_int(evidence, "max_files", source, "evidence.max_files", minimum=0),
             max_bytes=require_int(evidence, "max_bytes", source, "evidence.max_bytes", minimum=1),

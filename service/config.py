@@ -85,6 +85,8 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     web_redirect_uris: tuple[str, ...] = ()
     access_token_ttl: int = 600
+    # Pages of the public serious list one client address may fetch per minute.
+    public_list_per_minute: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -127,4 +129,5 @@ class Settings:
                 for uri in (_env("WEB_REDIRECT_URIS", "") or "").split(",") if uri.strip()
             ),
             access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
+            public_list_per_minute=_int_env("PUBLIC_LIST_RATE", 60, 1, 100_000),
         )

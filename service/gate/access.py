@@ -273,12 +273,14 @@ class AccessGate:
         return ReadResult(pending.decision, pending._fields, entry.seq, pending._records, pending._texts)
 
     def read_public_list(
-        self, db: RawConnection, listed: Sequence[str], *, request_id: str | None, details: Mapping[str, Any],
+        self, db: RawConnection, listed: Sequence[str], *, request_id: str | None,
+        describe: Callable[[Mapping[str, Mapping[str, str | None]]], Mapping[str, Any]],
     ) -> PublicPage:
         """Names and ID numbers, masked for the public, of subjects on the public serious
         list (the caller has established, with ``policies.records.publicly_listed``, that
-        each has a record on it today). One audit entry records the whole page; nothing
-        is returned before it is committed."""
+        each has a record on it today). ``describe`` gets the masked values and returns
+        the page's audit details (the records served); one audit entry records the page,
+        and nothing is returned before it is committed."""
         shown: dict[str, dict[str, str | None]] = {}
         for subject_id in dict.fromkeys(listed):
             decision = decide_public_disclosure(subject_id, listed=True)
@@ -291,7 +293,7 @@ class AccessGate:
         event = AuditEvent(
             actor_type=Role.PUBLIC.value, actor_id="anonymous", action="public_list.read", decision="allow",
             reason="public_disclosure", request_id=request_id,
-            details={**details, "subjects": sorted(shown), "response_sha256": sha256_hex(shown)},
+            details={**describe(shown), "subjects_opened": sorted(shown)},
         )
         entry = self._writer.append(event)
         child(GATE_DECISIONS, "allow", "public_disclosure").inc()

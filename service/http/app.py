@@ -26,8 +26,10 @@ from service.http.system import health, live, metrics
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
+from service.public.routes import PUBLIC_HANDLERS
 from service.query.routes import FAST_ROUTES, QUERY_HANDLERS
 from service.records.routes import RECORD_HANDLERS
+from service.remedies.routes import REMEDY_HANDLERS
 from service.runtime import Services, build_services
 
 
@@ -87,7 +89,7 @@ def create_app(
     app = CreditGateApp(
         route_handlers=[
             health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
-            *RECORD_HANDLERS,
+            *RECORD_HANDLERS, *REMEDY_HANDLERS, *PUBLIC_HANDLERS,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

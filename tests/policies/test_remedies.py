@@ -53,6 +53,15 @@ def test_packaged_rules() -> None:
     assert load_remedy_rules() is rules
 
 
+def test_listing_texts() -> None:
+    rules = load_remedy_rules()
+    assert "2026-03-09" in rules.rights_until(date(2026, 3, 9)) and "{" not in rules.rights_until(date(2026, 3, 9))
+    assert "信用修复" in rules.listing_removal and "公示期届满" in rules.listing_removal
+    data = _data()
+    data["listing"]["rights"] = "您可以提出异议。"
+    assert _error(data).key == "listing.rights"
+
+
 def test_objection_periods_per_item() -> None:
     rules = load_remedy_rules()
     assert objection_period(CATALOG["admin_penalty_general"]) == rules.objection_answer

@@ -1,0 +1,170 @@
+"""Pieces every remedy shares: who acts for whom, the record as the rules see it, sealed
+texts, audit events, and the suspension of a record's measures.
+
+Suspension (DESIGN §7). Filing an objection or a complaint about a record marks it
+``disputed`` and stops the clock of its measures from that day
+(``suspended_since``). An upheld outcome settles the record (corrected or
+revoked). A final rejection, or an objection the provider can neither confirm nor
+refute, lets the measures resume on the day of the answer: the end moves later by
+exactly the suspended time (:func:`policies.records.suspended_end`), kept as
+``suspended_days`` so the window the catalog computes includes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies import Role, age_on, load_catalog, load_consent_settings
+from policies.catalog import CatalogItem
+from policies.records import (
+    DisclosureWindow,
+    RecordRuleError,
+    RecordState,
+    disclosure_window,
+    effective_record_state,
+    suspended_end,
+    visible_to_subject,
+)
+from service.audit_log.writer import AuditEvent
+from service.crypto.vault import FieldPlace
+from service.db.raw import of_session
+from service.errors import CodedError
+from service.identity.principal import Principal
+from service.records.models import CreditRecord
+from service.runtime import Services
+
+
+class RemedyNotFound(Exception):
+    """Unknown id, or one the caller may not see (the two get the same answer)."""
+
+
+class RemedyRefused(CodedError):
+    """A remedy cannot go ahead in the state things are in; ``status`` is the HTTP status."""
+
+    def __init__(self, code: str, detail: str, status: int = 409) -> None:
+        super().__init__(code, detail)
+        self.status = status
+
+
+def new_id() -> str:
+    """A random 32-hex-digit id."""
+    return uuid.uuid4().hex
+
+
+def people_of(principal: Principal) -> list[str]:
+    """The subjects a person may act for: themselves, or their wards."""
+    if principal.role is Role.SUBJECT and principal.subject_id:
+        return [principal.subject_id]
+    if principal.role is Role.GUARDIAN:
+        return sorted(principal.wards)
+    return []
+
+
+def acts_for(services: Services, session: Session, principal: Principal, subject_id: str, today: date) -> bool:
+    """Whether ``principal`` may file for ``subject_id``: the subject, or a guardian of a ward
+    still under the guardianship age in China today (the age comes from the gate)."""
+    if principal.role is Role.SUBJECT:
+        return principal.subject_id == subject_id
+    if principal.role is not Role.GUARDIAN or subject_id not in principal.wards:
+        return False
+    birth = services.gate.birth_date(of_session(session), principal.viewer(), subject_id)
+    return birth is not None and age_on(birth, today) < load_consent_settings().guardianship_age
+
+
+def event(principal: Principal, action: str, *, subject: str | None, request_id: str | None,
+          details: dict[str, Any], reason: str = "recorded") -> AuditEvent:
+    """An audit event of a remedy: who acted, on whose record, ids and outcomes only."""
+    return AuditEvent(actor_type=principal.role.value, actor_id=principal.actor_id, action=action,
+                      decision="record", reason=reason, subject=subject, request_id=request_id, details=details)
+
+
+def seal(services: Services, session: Session, subject_id: str, table: str, column: str, row_id: str,
+         text: str) -> bytes:
+    """``text`` encrypted under the subject's data key at ``table|column|row_id``."""
+    (blob,) = services.vault.encrypt(session, subject_id, [(FieldPlace(table, column, row_id), text)])
+    assert blob is not None
+    return blob
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """A stored record with its catalog item, its window in force and its state today."""
+
+    row: CreditRecord
+    item: CatalogItem
+    window: DisclosureWindow
+    state: RecordState
+
+
+def record_facts(row: CreditRecord, today: date) -> RecordFacts | None:
+    """The rules' view of a record; None when its item left the catalog."""
+    item = load_catalog().get(row.item_code)
+    if item is None:
+        return None
+    window = disclosure_window(item, row.decision_date, row.severity, row.suspended_days)
+    return RecordFacts(row, item, window, effective_record_state(row.state, window, today))
+
+
+def lock_record(session: Session, record_id: str) -> CreditRecord | None:
+    """The record, locked for this transaction (PostgreSQL; SQLite's writer lock is taken at BEGIN)."""
+    return session.execute(
+        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+
+
+def subjects_record(services: Services, session: Session, principal: Principal, record_id: str,
+                    today: date) -> RecordFacts:
+    """A record the caller may act on: theirs (or a ward's) and shown to them today (not
+    expired); anything else is :class:`RemedyNotFound`. Locked for the transaction."""
+    row = lock_record(session, record_id)
+    facts = record_facts(row, today) if row is not None else None
+    if facts is None or not acts_for(services, session, principal, facts.row.subject_id, today):
+        raise RemedyNotFound
+    if not visible_to_subject(facts.state.value, facts.window, today):
+        raise RemedyNotFound
+    return facts
+
+
+def suspend(row: CreditRecord, today: date, now: datetime) -> None:
+    """Mark the record disputed and stop its measures' clock (if not stopped already)."""
+    if row.state in (RecordState.ACTIVE.value, RecordState.DISPUTED.value):
+        row.state = RecordState.DISPUTED.value
+        row.suspended_since = row.suspended_since or today
+        row.state_changed_at = now
+
+
+def resume(row: CreditRecord, today: date, now: datetime) -> int:
+    """The dispute ended without upholding it: the measures resume today and their end moves
+    later by the suspended time. Returns the days it moved (0 when nothing was suspended)."""
+    if row.state != RecordState.DISPUTED.value or row.suspended_since is None:
+        return 0
+    facts = record_facts(row, today)
+    moved = 0
+    if facts is not None:
+        later = suspended_end(facts.window.last_day, row.suspended_since, today)
+        moved = (later - facts.window.last_day).days
+        row.suspended_days += moved
+        row.disclosure_ends = later
+    row.state = RecordState.ACTIVE.value
+    row.suspended_since = None
+    row.state_changed_at = now
+    return moved
+
+
+def settle(row: CreditRecord, state: RecordState, now: datetime) -> None:
+    """A decision set the record aside (repaired, corrected or revoked): the dispute, if any,
+    ends with it."""
+    row.state = state.value
+    row.suspended_since = None
+    row.state_changed_at = now
+
+
+def refuse(exc: RecordRuleError) -> RemedyRefused:
+    """A rule's refusal as the remedies report it."""
+    return RemedyRefused(exc.code, str(exc), exc.status)
