@@ -10,7 +10,6 @@ consent active; the person revokes it; the bank sees it revoked.
 from __future__ import annotations
 
 import hashlib
-
 import json
 from typing import Any
 
