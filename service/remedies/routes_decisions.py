@@ -104,7 +104,8 @@ class ComplaintDecisionBody(msgspec.Struct, forbid_unknown_fields=True):
 @get("/v1/objections", guards=PROVIDERS, sync_to_thread=True, tags=_TAGS,
      summary="Objections about my records and notices (overdue ones marked)")
 def provider_objections(request: Request[Any, Any, Any], principal: Caller, services: Svc,
-                        wanted: Annotated[ObjectionState | None, QueryParameter(name="state")] = None) -> dict[str, Any]:
+                        wanted: Annotated[ObjectionState | None, QueryParameter(name="state")] = None,
+) -> dict[str, Any]:
     """Each objection's state, answer-by date and whether it is overdue; no texts."""
     items = ObjectionService(services).for_provider(principal, wanted, current_request_id(), now_of(request))
     return {"items": items}
@@ -140,7 +141,8 @@ def decide_objection(request: Request[Any, Any, Any], principal: Caller, service
 @get("/v1/repairs", guards=PROVIDERS, sync_to_thread=True, tags=_TAGS,
      summary="Repair applications about my records (overdue ones marked)")
 def provider_repairs(request: Request[Any, Any, Any], principal: Caller, services: Svc,
-                     wanted: Annotated[RepairState | None, QueryParameter(name="state")] = None) -> dict[str, Any]:
+                     wanted: Annotated[RepairState | None, QueryParameter(name="state")] = None,
+) -> dict[str, Any]:
     """Each application's state and decide-by date; no texts."""
     return {"items": RepairService(services).for_provider(principal, wanted, current_request_id(), now_of(request))}
 
@@ -195,7 +197,8 @@ def give_notice(request: Request[Any, Any, Any], principal: Caller, services: Sv
 @get("/v1/serious-list/notices", guards=PROVIDERS, sync_to_thread=True, tags=_TAGS,
      summary="My listing notices: windows, and which may be decided")
 def provider_notices(request: Request[Any, Any, Any], principal: Caller, services: Svc,
-                     wanted: Annotated[NoticeState | None, QueryParameter(name="state")] = None) -> dict[str, Any]:
+                     wanted: Annotated[NoticeState | None, QueryParameter(name="state")] = None,
+) -> dict[str, Any]:
     """Each notice's state, window and whether it can be decided now; no texts."""
     return {"items": ListingService(services).for_provider(principal, wanted, current_request_id(), now_of(request))}
 
@@ -226,7 +229,8 @@ def decide_notice(request: Request[Any, Any, Any], principal: Caller, services: 
 @get("/v1/complaints", guards=OPERATORS, sync_to_thread=True, tags=_TAGS,
      summary="Complaints to decide, with the objections behind them (overdue ones marked)")
 def operator_complaints(request: Request[Any, Any, Any], principal: Caller, services: Svc,
-                        wanted: Annotated[ComplaintState | None, QueryParameter(name="state")] = None) -> dict[str, Any]:
+                        wanted: Annotated[ComplaintState | None, QueryParameter(name="state")] = None,
+) -> dict[str, Any]:
     """Read through the access gate for review; no personal field is shown to the operator."""
     items = ComplaintService(services).open_for_operator(principal, wanted, current_request_id(), now_of(request))
     return {"items": items}
