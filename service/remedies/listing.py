@@ -165,10 +165,10 @@ class ListingService:
         return view
 
     def decide(self, principal: Principal, notice_id: str, decision: ListingDecision, request_id: str | None,
-               now: datetime) -> dict[str, Any]:
+               now: datetime, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Decide a notice once its window has closed and no objection is open: list (registering
-        the listing record) or withdraw. Raises RemedyNotFound, RecordRuleError, RemedyRefused,
-        InvalidIdentifier, InvalidField."""
+        the listing record, under ``idempotency_key`` if given) or withdraw. Raises RemedyNotFound,
+        RecordRuleError, RemedyRefused, InvalidIdentifier, InvalidField."""
         rules = load_remedy_rules()
         today = china_today(now)
         limit = rules.text.decision_chars
@@ -189,7 +189,8 @@ class ListingService:
             if decision.outcome == "list":
                 prepared, digest = self._listing_record(s, notice, provider, decision, stated["reasons"], today)
                 record, staged = recorder.stage(
-                    s, provider_id=provider.id, prepared=prepared, idempotency_key=None, digest=digest, now=now,
+                    s, provider_id=provider.id, prepared=prepared, idempotency_key=idempotency_key, digest=digest,
+                    now=now,
                     request_id=request_id, reason="serious_list_decision",
                 )
                 events += staged
