@@ -246,8 +246,9 @@ class AccessGate:
             for record in allowed_records
         ]
         opened_texts = {name: plain[f"text:{name}"] for name in extra}
-        payload = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened],
-                   "texts": opened_texts}
+        payload: dict[str, Any] = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened]}
+        if opened_texts:
+            payload["texts"] = opened_texts
         audit_details = {
             **(details or {}),
             "fields": [k for k in wanted if masked[k] is not None],
