@@ -12,13 +12,16 @@ import msgspec
 
 from policies import InvalidIdentifier, Role
 from policies.records import RecordRuleError
+from service.audit_log.writer import AuditEvent
 from service.fields import InvalidField
+from service.http.context import current_request_id
 from service.http.fields import field_problem
 from service.http.problems import ProblemError
 from service.identity.guards import require_roles
 from service.identity.principal import Principal
 from service.remedies.common import RemedyNotFound, RemedyRefused
 from service.remedies.evidence import Attachment, InvalidEvidence
+from service.runtime import Services
 
 T = TypeVar("T")
 
@@ -79,24 +82,41 @@ def invalid(field: str, message: str) -> ProblemError:
                         errors=[{"field": field, "source": "body", "message": message}])
 
 
-def answer(fn: Callable[[], T]) -> T:
-    """Run a domain call and answer its refusals as problem responses."""
+def problem_for(exc: Exception) -> ProblemError | None:
+    """The problem response answering a domain refusal, or None for anything else."""
+    if isinstance(exc, ProblemError):
+        return exc
+    if isinstance(exc, RemedyNotFound):
+        return ProblemError(404, "not_found", "no such resource")
+    if isinstance(exc, RemedyRefused):
+        return ProblemError(exc.status, exc.code, exc.detail)
+    if isinstance(exc, RecordRuleError):
+        return ProblemError(exc.status, exc.code, str(exc))
+    if isinstance(exc, InvalidField):
+        return field_problem(exc)
+    if isinstance(exc, InvalidEvidence):
+        where = "evidence" if exc.index is None else f"evidence[{exc.index}]"
+        return ProblemError(400, exc.code, exc.detail,
+                            errors=[{"field": where, "source": "body", "message": exc.detail}])
+    if isinstance(exc, InvalidIdentifier):
+        return ProblemError(400, exc.code, str(exc))
+    return None
+
+
+def answer(services: Services, principal: Principal, action: str, fn: Callable[[], T]) -> T:
+    """Run a domain call; answer its refusals as problem responses, each one audited as a
+    denial of ``action`` by the caller (the code only: no input is kept)."""
     try:
         return fn()
-    except RemedyNotFound:
-        raise ProblemError(404, "not_found", "no such resource") from None
-    except (RemedyRefused, RecordRuleError) as exc:
-        status = exc.status
-        detail = exc.detail if isinstance(exc, RemedyRefused) else str(exc)
-        raise ProblemError(status, exc.code, detail) from None
-    except InvalidField as exc:
-        raise field_problem(exc) from None
-    except InvalidEvidence as exc:
-        where = "evidence" if exc.index is None else f"evidence[{exc.index}]"
-        raise ProblemError(400, exc.code, exc.detail,
-                           errors=[{"field": where, "source": "body", "message": exc.detail}]) from None
-    except InvalidIdentifier as exc:
-        raise ProblemError(400, exc.code, str(exc)) from None
+    except Exception as exc:
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        services.writer.append(AuditEvent(
+            actor_type=principal.role.value, actor_id=principal.actor_id, action=action, decision="deny",
+            reason=problem.code, request_id=current_request_id(), details={"status": problem.status},
+        ))
+        raise problem from None
 
 
 ObjectionState = Literal["open", "upheld", "rejected", "unconfirmed"]

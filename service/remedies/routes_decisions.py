@@ -116,9 +116,8 @@ def provider_objections(request: Request[Any, Any, Any], principal: Caller, serv
 def provider_objection(request: Request[Any, Any, Any], principal: Caller, services: Svc,
                        objection_id: FromPath[str]) -> dict[str, Any]:
     """Read through the access gate and audited."""
-    oid = checked_id(objection_id, "objection_id")
-    return answer(lambda: ObjectionService(services).for_provider_one(principal, oid, current_request_id(),
-                                                                      now_of(request)))
+    return answer(services, principal, "objection.read", lambda: ObjectionService(services).for_provider_one(
+        principal, checked_id(objection_id, "objection_id"), current_request_id(), now_of(request)))
 
 
 @post("/v1/objections/{objection_id:str}/decision", guards=PROVIDERS, sync_to_thread=True, status_code=200,
@@ -129,10 +128,9 @@ def decide_objection(request: Request[Any, Any, Any], principal: Caller, service
                      payload: NamedDependency[ObjectionDecisionBody]) -> dict[str, Any]:
     """The objection with its answer; for a rejection, how many days the measures' end moved."""
     del data
-    oid = checked_id(objection_id, "objection_id")
     decision = ObjectionAnswer(payload.outcome, payload.reasons, payload.record_action, payload.corrected_facts)
-    return answer(lambda: ObjectionService(services).decide(principal, oid, decision, current_request_id(),
-                                                            now_of(request)))
+    return answer(services, principal, "objection.decide", lambda: ObjectionService(services).decide(
+        principal, checked_id(objection_id, "objection_id"), decision, current_request_id(), now_of(request)))
 
 
 # --- repairs ----------------------------------------------------------------------------------
@@ -152,9 +150,8 @@ def provider_repairs(request: Request[Any, Any, Any], principal: Caller, service
 def provider_repair(request: Request[Any, Any, Any], principal: Caller, services: Svc,
                     repair_id: FromPath[str]) -> dict[str, Any]:
     """Read through the access gate and audited."""
-    rid = checked_id(repair_id, "repair_id")
-    return answer(lambda: RepairService(services).for_provider_one(principal, rid, current_request_id(),
-                                                                   now_of(request)))
+    return answer(services, principal, "repair.read", lambda: RepairService(services).for_provider_one(
+        principal, checked_id(repair_id, "repair_id"), current_request_id(), now_of(request)))
 
 
 @post("/v1/repairs/{repair_id:str}/decision", guards=PROVIDERS, sync_to_thread=True, status_code=200, tags=_TAGS,
@@ -163,9 +160,9 @@ def decide_repair(request: Request[Any, Any, Any], principal: Caller, services: 
                   data: JSONBody[RepairDecisionBody], payload: NamedDependency[RepairDecisionBody]) -> dict[str, Any]:
     """Approved: the record becomes repaired (off the list, no longer shared nor published)."""
     del data
-    rid = checked_id(repair_id, "repair_id")
-    return answer(lambda: RepairService(services).decide(principal, rid, payload.outcome, payload.reasons,
-                                                         current_request_id(), now_of(request)))
+    return answer(services, principal, "repair.decide", lambda: RepairService(services).decide(
+        principal, checked_id(repair_id, "repair_id"), payload.outcome, payload.reasons, current_request_id(),
+        now_of(request)))
 
 
 @post("/v1/repairs/{repair_id:str}/revocation", guards=PROVIDERS, sync_to_thread=True, status_code=200,
@@ -175,9 +172,8 @@ def revoke_repair(request: Request[Any, Any, Any], principal: Caller, services: 
                   data: JSONBody[RevocationBody], payload: NamedDependency[RevocationBody]) -> dict[str, Any]:
     """The record is in force again; a new application is barred until ``reapply_from``."""
     del data
-    rid = checked_id(repair_id, "repair_id")
-    return answer(lambda: RepairService(services).revoke(principal, rid, payload.reasons, current_request_id(),
-                                                         now_of(request)))
+    return answer(services, principal, "repair.revoke", lambda: RepairService(services).revoke(
+        principal, checked_id(repair_id, "repair_id"), payload.reasons, current_request_id(), now_of(request)))
 
 
 # --- the listing procedure --------------------------------------------------------------------
@@ -191,7 +187,8 @@ def give_notice(request: Request[Any, Any, Any], principal: Caller, services: Sv
     """The notice with the subject's rights and the last day of the objection window."""
     del data
     new = NewNotice(payload.id_number, payload.name, payload.item_code, payload.reasons, payload.basis)
-    return answer(lambda: ListingService(services).notify(principal, new, current_request_id(), now_of(request)))
+    return answer(services, principal, "serious_list.notice", lambda: ListingService(services).notify(
+        principal, new, current_request_id(), now_of(request)))
 
 
 @get("/v1/serious-list/notices", guards=PROVIDERS, sync_to_thread=True, tags=_TAGS,
@@ -210,7 +207,6 @@ def decide_notice(request: Request[Any, Any, Any], principal: Caller, services: 
                   data: JSONBody[NoticeDecisionBody], payload: NamedDependency[NoticeDecisionBody]) -> dict[str, Any]:
     """The notice with its decision and, for a listing, the listing record."""
     del data
-    nid = checked_id(notice_id, "notice_id")
     doc = payload.document
     decision = ListingDecision(
         outcome=payload.outcome, reasons=payload.reasons, id_number=payload.id_number, name=payload.name,
@@ -219,8 +215,8 @@ def decide_notice(request: Request[Any, Any, Any], principal: Caller, services: 
         decision_date=payload.decision_date, basis=payload.basis, measures=payload.measures,
         removal=payload.removal, remedies=payload.remedies,
     )
-    return answer(lambda: ListingService(services).decide(principal, nid, decision, current_request_id(),
-                                                          now_of(request)))
+    return answer(services, principal, "serious_list.decide", lambda: ListingService(services).decide(
+        principal, checked_id(notice_id, "notice_id"), decision, current_request_id(), now_of(request)))
 
 
 # --- complaints (the operator) -------------------------------------------------------------------
@@ -244,10 +240,9 @@ def decide_complaint(request: Request[Any, Any, Any], principal: Caller, service
                      payload: NamedDependency[ComplaintDecisionBody]) -> dict[str, Any]:
     """Upheld corrects or revokes the record; rejected is final and the measures resume."""
     del data
-    cid = checked_id(complaint_id, "complaint_id")
     decision = ComplaintDecision(payload.outcome, payload.reasons, payload.record_action)
-    return answer(lambda: ComplaintService(services).decide(principal, cid, decision, current_request_id(),
-                                                            now_of(request)))
+    return answer(services, principal, "complaint.decide", lambda: ComplaintService(services).decide(
+        principal, checked_id(complaint_id, "complaint_id"), decision, current_request_id(), now_of(request)))
 
 
 DECISION_HANDLERS = [

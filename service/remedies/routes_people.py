@@ -67,15 +67,19 @@ def file_objection(request: Request[Any, Any, Any], principal: Caller, services:
     """The objection with its answer-by date (``answer_by_provisional`` when the calendar of that
     year is not official yet). Its measures are suspended until the answer."""
     del data
-    if (payload.record_id is None) == (payload.notice_id is None):
-        raise invalid("record_id", "name exactly one of record_id and notice_id")
-    new = NewObjection(
-        reason=payload.reason,
-        record_id=checked_id(payload.record_id, "record_id") if payload.record_id else None,
-        notice_id=checked_id(payload.notice_id, "notice_id") if payload.notice_id else None,
-        evidence=attachments(payload.evidence),
-    )
-    return answer(lambda: ObjectionService(services).file(principal, new, current_request_id(), now_of(request)))
+
+    def file() -> dict[str, Any]:
+        if (payload.record_id is None) == (payload.notice_id is None):
+            raise invalid("record_id", "name exactly one of record_id and notice_id")
+        new = NewObjection(
+            reason=payload.reason,
+            record_id=checked_id(payload.record_id, "record_id") if payload.record_id else None,
+            notice_id=checked_id(payload.notice_id, "notice_id") if payload.notice_id else None,
+            evidence=attachments(payload.evidence),
+        )
+        return ObjectionService(services).file(principal, new, current_request_id(), now_of(request))
+
+    return answer(services, principal, "objection.file", file)
 
 
 @get("/v1/me/objections", guards=PEOPLE, sync_to_thread=True, tags=_TAGS,
@@ -83,9 +87,8 @@ def file_objection(request: Request[Any, Any, Any], principal: Caller, services:
 def my_objections(request: Request[Any, Any, Any], principal: Caller, services: Svc,
                   subject: FromQuery[str | None] = None) -> dict[str, Any]:
     """Every objection of mine (or my wards'), newest first."""
-    who = ward(principal, subject)
-    items = ObjectionService(services).for_person(principal, current_request_id(), now_of(request), who)
-    return {"items": items}
+    return answer(services, principal, "objections.read", lambda: {"items": ObjectionService(services).for_person(
+        principal, current_request_id(), now_of(request), ward(principal, subject))})
 
 
 @post("/v1/me/objections/{objection_id:str}/complaint", guards=PEOPLE, sync_to_thread=True, status_code=201,
@@ -96,9 +99,8 @@ def file_complaint(request: Request[Any, Any, Any], principal: Caller, services:
     """The complaint with its decide-by date; the record's measures are suspended again."""
     del data
     new = NewComplaint(reason=payload.reason, evidence=attachments(payload.evidence))
-    oid = checked_id(objection_id, "objection_id")
-    return answer(lambda: ComplaintService(services).file(principal, oid, new, current_request_id(),
-                                                          now_of(request)))
+    return answer(services, principal, "complaint.file", lambda: ComplaintService(services).file(
+        principal, checked_id(objection_id, "objection_id"), new, current_request_id(), now_of(request)))
 
 
 @post("/v1/me/repairs", guards=PEOPLE, sync_to_thread=True, status_code=201, tags=_TAGS,
@@ -108,17 +110,17 @@ def file_repair(request: Request[Any, Any, Any], principal: Caller, services: Sv
                 payload: NamedDependency[RepairBody]) -> dict[str, Any]:
     """The application with its decide-by date."""
     del data
-    new = NewRepair(record_id=checked_id(payload.record_id, "record_id"), commitment=payload.commitment,
-                    evidence=attachments(payload.evidence))
-    return answer(lambda: RepairService(services).file(principal, new, current_request_id(), now_of(request)))
+    return answer(services, principal, "repair.file", lambda: RepairService(services).file(
+        principal, NewRepair(record_id=checked_id(payload.record_id, "record_id"), commitment=payload.commitment,
+                             evidence=attachments(payload.evidence)), current_request_id(), now_of(request)))
 
 
 @get("/v1/me/repairs", guards=PEOPLE, sync_to_thread=True, tags=_TAGS, summary="My credit-repair applications")
 def my_repairs(request: Request[Any, Any, Any], principal: Caller, services: Svc,
                subject: FromQuery[str | None] = None) -> dict[str, Any]:
     """Every application of mine (or my wards'), newest first, with the answers."""
-    who = ward(principal, subject)
-    return {"items": RepairService(services).for_person(principal, current_request_id(), now_of(request), who)}
+    return answer(services, principal, "repairs.read", lambda: {"items": RepairService(services).for_person(
+        principal, current_request_id(), now_of(request), ward(principal, subject))})
 
 
 @post("/v1/me/records/{record_id:str}/statement", guards=PEOPLE, sync_to_thread=True, status_code=200,
@@ -128,9 +130,8 @@ def put_statement(request: Request[Any, Any, Any], principal: Caller, services: 
                   data: JSONBody[StatementBody], payload: NamedDependency[StatementBody]) -> Response[dict[str, Any]]:
     """The statement as stored; a new one replaces the old."""
     del data
-    rid = checked_id(record_id, "record_id")
-    body = answer(lambda: add_statement(services, principal, rid, payload.text, current_request_id(),
-                                        now_of(request)))
+    body = answer(services, principal, "record.statement", lambda: add_statement(
+        services, principal, checked_id(record_id, "record_id"), payload.text, current_request_id(), now_of(request)))
     return Response(body, status_code=200)
 
 
@@ -139,8 +140,8 @@ def put_statement(request: Request[Any, Any, Any], principal: Caller, services: 
 def my_notices(request: Request[Any, Any, Any], principal: Caller, services: Svc,
                subject: FromQuery[str | None] = None) -> dict[str, Any]:
     """Every notice of a serious listing about me (or my wards), newest first."""
-    who = ward(principal, subject)
-    return {"items": ListingService(services).for_person(principal, current_request_id(), now_of(request), who)}
+    return answer(services, principal, "notices.read", lambda: {"items": ListingService(services).for_person(
+        principal, current_request_id(), now_of(request), ward(principal, subject))})
 
 
 PEOPLE_HANDLERS = [file_objection, my_objections, file_complaint, file_repair, my_repairs, put_statement, my_notices]

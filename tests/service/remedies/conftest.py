@@ -136,11 +136,13 @@ class World:
         return self.http.post(f"/v1/objections/{objection_id}/decision", headers=(provider or self.market).headers,
                               json={"outcome": outcome, "reasons": "经核查，处罚决定认定事实清楚、证据确凿。", **extra})
 
-    def audit(self, action: str | None = None) -> list[dict[str, Any]]:
+    def audit(self, action: str | None = None, *, refusals: bool = False) -> list[dict[str, Any]]:
+        """Audit entries (of ``action``), in order: what was done, or (``refusals``) what was refused."""
         with self.services.session() as s:
             bodies = s.execute(select(AuditEntryRow.body).order_by(AuditEntryRow.seq)).scalars()  # type: ignore[call-overload]
             entries = [json.loads(bytes(b)) for b in bodies]
-        return [e for e in entries if action is None or e["action"] == action]
+        return [e for e in entries if (action is None or e["action"] == action)
+                and (e["decision"] == "deny") == refusals]
 
 
 @pytest.fixture

@@ -166,6 +166,8 @@ def test_notice_refusals(world: World, tax: Caller) -> None:
     assert_problem(_notice(world, tax, reasons=""), 400, "validation_error")
     assert_problem(_notice(world, tax, extra=1), 400, "validation_error")
     assert world.audit("serious_list.notice") == []
+    # Each refusal by the rules is audited (the undecodable body is refused before the handler runs).
+    assert len(world.audit("serious_list.notice", refusals=True)) == 9
 
 
 def test_decision_refusals(world: World, tax: Caller) -> None:

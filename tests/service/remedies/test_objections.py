@@ -45,6 +45,7 @@ def test_an_objection_marks_the_record_disputed_at_once(world: World) -> None:
     assert mine[0]["reason"] == REASON and mine[0]["answer"] is None and mine[0]["complaint"] is None
 
     entry = world.audit("objection.file")[-1]
+    assert entry["decision"] == "record" and entry["reason"] == "recorded"
     assert entry["subject"] == world.person.subject_id and entry["actor_id"] == world.person.actor_id
     assert entry["details"]["objection"] == objection["id"] and entry["details"]["evidence"] == 1
     assert REASON not in str(entry)
@@ -137,8 +138,13 @@ def test_refusals(world: World) -> None:
         "text_bidi_control")
     assert assert_problem(world.object(record, reason="异" * 2001), 400, "validation_error")["errors"][0]["code"] == (
         "text_too_long")
-    # Nothing changed.
+    # Nothing changed; every refusal of the identified caller is an audit entry, without the input.
     assert world.row(record).state == "active" and world.audit("objection.file") == []
+    refusals = world.audit("objection.file", refusals=True)
+    assert refusals and all(e["decision"] == "deny" for e in refusals)
+    assert [e["reason"] for e in refusals[:3]] == ["not_found", "not_found", "invalid_id"]
+    assert refusals[0]["actor_id"] == stranger.actor_id and refusals[1]["actor_id"] == world.person.actor_id
+    assert REASON not in str(refusals) and "异议" not in str(refusals)
 
     oid = world.object(record).json()["id"]
     assert_problem(world.object(record), 409, "objection_open")
