@@ -28,6 +28,7 @@ __all__ = [
     "RecordRuleError",
     "RecordState",
     "RecordTerms",
+    "check_listing_level",
     "check_registration",
     "classify_record",
     "disclosure_window",
@@ -188,13 +189,7 @@ def classify_record(
                 "this serious list is decided after prior notice: use POST /v1/serious-list/notices",
                 409,
             )
-        level = load_provider_levels().get(provider_level or "")
-        if level is None or not level.may_list:
-            raise RecordRuleError(
-                "provider_level_not_permitted",
-                "only a provider registered at county level or above may decide a serious listing",
-                403,
-            )
+        check_listing_level(provider_level)
     sealed = minor and (item.minors == "seal" or document_type == "admin_penalty_decision")
     if item.disclosure == "public":
         shown = True
@@ -205,6 +200,18 @@ def classify_record(
     else:
         shown = False
     return RecordTerms(severity=chosen, sealed=sealed, published=shown and not sealed)
+
+
+def check_listing_level(provider_level: str | None) -> None:
+    """``provider_level_not_permitted`` (403) unless the provider's registered level may decide
+    a serious listing (county level or above; a provider with no level may not)."""
+    level = load_provider_levels().get(provider_level or "")
+    if level is None or not level.may_list:
+        raise RecordRuleError(
+            "provider_level_not_permitted",
+            "only a provider registered at county level or above may decide a serious listing",
+            403,
+        )
 
 
 def period_of(item: CatalogItem, severity: str | None) -> Period:

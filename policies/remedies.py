@@ -24,9 +24,9 @@ from policies._data import (
     require_table,
     require_version,
 )
-from policies.catalog import AnswerPeriod, CatalogItem, load_provider_levels, parse_answer_period
+from policies.catalog import AnswerPeriod, CatalogItem, parse_answer_period
 from policies.errors import PolicyDataError
-from policies.records import DisclosureWindow, RecordRuleError, RecordState, repair_allowed
+from policies.records import DisclosureWindow, RecordRuleError, RecordState, check_listing_level, repair_allowed
 
 __all__ = [
     "OBJECTION_OUTCOMES",
@@ -216,13 +216,7 @@ def check_listing_notice(item: CatalogItem | None, provider_type: str, provider_
         raise RecordRuleError("listing_by_court_rules", f"{item.code} is listed by a court under its own rules")
     if provider_type not in item.provider_types:
         raise RecordRuleError("provider_not_allowed", "this provider type may not list under this item", 403)
-    level = load_provider_levels().get(provider_level or "")
-    if level is None or not level.may_list:
-        raise RecordRuleError(
-            "provider_level_not_permitted",
-            "only a provider registered at county level or above may decide a serious listing",
-            403,
-        )
+    check_listing_level(provider_level)
     if minor:
         raise RecordRuleError("minor_not_listable", "a minor is never put on a serious dishonesty list", 409)
     return item

@@ -32,7 +32,7 @@ from service.remedies.complaints import ComplaintService, NewComplaint
 from service.remedies.evidence import Attachment
 from service.remedies.listing import ListingDecision, ListingService, NewNotice
 from service.remedies.models import ListingNotice, Objection, Repair
-from service.remedies.objections import NewObjection, ObjectionAnswer, ObjectionService
+from service.remedies.objections import Answer, NewObjection, ObjectionService
 from service.remedies.repairs import NewRepair, RepairService
 from service.runtime import Services
 from service.subjects.repository import SubjectData, find_subject_id
@@ -136,7 +136,7 @@ def load_stories(services: Services, logins: Sequence[tuple[SubjectData, Account
         filed = objections.file(subjects[1], NewObjection("变更登记已按期办理（示范数据）。", record_id=second), None,
                                 now - timedelta(days=10))
         objections.decide(provider_principal(market), str(filed["id"]),
-                          ObjectionAnswer("rejected", "经核查，登记系统无变更记录，维持原处罚（示范数据）。"), None,
+                          Answer("rejected", "经核查，登记系统无变更记录，维持原处罚（示范数据）。"), None,
                           now - timedelta(days=8))
         ComplaintService(services).file(subjects[1], str(filed["id"]),
                                         NewComplaint("答复未核对本人提交的受理回执（示范数据）。", (RECEIPT,)), None,

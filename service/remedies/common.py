@@ -13,9 +13,10 @@ exactly the suspended time (:func:`policies.records.suspended_end`), kept as
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,6 @@ from policies import Role, age_on, load_catalog, load_consent_settings
 from policies.catalog import CatalogItem
 from policies.records import (
     DisclosureWindow,
-    RecordRuleError,
     RecordState,
     disclosure_window,
     effective_record_state,
@@ -32,9 +32,10 @@ from policies.records import (
     visible_to_subject,
 )
 from service.audit_log.writer import AuditEvent
-from service.crypto.vault import FieldPlace
+from service.crypto.vault import FieldPlace, SealedField
 from service.db.raw import of_session
 from service.errors import CodedError
+from service.gate.access import AccessDenied
 from service.identity.principal import Principal
 from service.records.models import CreditRecord
 from service.runtime import Services
@@ -165,6 +166,39 @@ def settle(row: CreditRecord, state: RecordState, now: datetime) -> None:
     row.state_changed_at = now
 
 
-def refuse(exc: RecordRuleError) -> RemedyRefused:
-    """A rule's refusal as the remedies report it."""
-    return RemedyRefused(exc.code, str(exc), exc.status)
+def sealed_texts(kind: str, table: str, row_id: str, category: str,
+                 columns: Mapping[str, tuple[str, bytes | None]]) -> dict[str, SealedField]:
+    """A row's encrypted texts for the gate, named ``<kind>:<row id>:<name>`` and opened only
+    with a grant for the record's category; ``columns`` maps each name to (column, ciphertext),
+    and a text not written yet is left out."""
+    need = f"category:{category}"
+    return {f"{kind}:{row_id}:{name}": SealedField(FieldPlace(table, column, row_id), blob, need)
+            for name, (column, blob) in columns.items() if blob is not None}
+
+
+R = TypeVar("R")
+
+
+def read_for_people(
+    services: Services, principal: Principal, subject: str | None, *, action: str, request_id: str | None,
+    now: datetime, load: Callable[[Session, str], tuple[list[R], dict[str, SealedField], Any]],
+) -> list[tuple[list[R], dict[str, str | None], Any]]:
+    """For the caller (or each of their wards, or the one named): ``load`` the rows and their
+    sealed texts, and open the texts through the gate, one audited read per person. A person
+    the gate refuses (a ward who has come of age) is left out; the refusal is audited."""
+    out: list[tuple[list[R], dict[str, str | None], Any]] = []
+    with services.session() as s:
+        for subject_id in [subject] if subject is not None else people_of(principal):
+            rows, sealed, context = load(s, subject_id)
+            if not rows:
+                continue
+            try:
+                result = services.gate.read_subject(
+                    of_session(s), viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
+                    action=action, now=now, only_fields=frozenset(), texts=sealed,
+                    details={"rows": [getattr(r, "id", None) for r in rows]},
+                )
+            except AccessDenied:
+                continue
+            out.append((rows, dict(result.texts), context))
+    return out

@@ -35,7 +35,15 @@ from service.remedies.evidence import (
     store_evidence,
 )
 from service.remedies.models import Complaint, Objection
-from service.remedies.objections import apply_outcome, complaint_texts, complaint_view, objection_view, texts_of
+from service.remedies.objections import (
+    Answer,
+    apply_outcome,
+    checked_answer,
+    complaint_texts,
+    complaint_view,
+    objection_view,
+    texts_of,
+)
 from service.runtime import Services
 
 
@@ -45,15 +53,6 @@ class NewComplaint:
 
     reason: str
     evidence: Sequence[Attachment] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class ComplaintDecision:
-    """The operator's decision (schema-checked)."""
-
-    outcome: str
-    reasons: str
-    record_action: str | None = None
 
 
 class ComplaintService:
@@ -109,7 +108,7 @@ class ComplaintService:
         view["measures_suspended"] = objection.record_id is not None
         return view
 
-    def decide(self, principal: Principal, complaint_id: str, decision: ComplaintDecision, request_id: str | None,
+    def decide(self, principal: Principal, complaint_id: str, decision: Answer, request_id: str | None,
                now: datetime) -> dict[str, Any]:
         """The operator's decision on an open complaint. Raises RemedyNotFound, RemedyRefused,
         InvalidField."""
@@ -126,15 +125,9 @@ class ComplaintService:
                 raise RemedyRefused("complaint_not_open", f"the complaint is {complaint.state}")
             objection = s.get(Objection, complaint.objection_id)
             assert objection is not None
-            upheld_record = decision.outcome == "upheld" and objection.record_id is not None
-            if upheld_record and decision.record_action is None:
-                raise RemedyRefused("record_action_required", "an upheld complaint corrects or revokes the record",
-                                    400)
-            if not upheld_record and decision.record_action is not None:
-                raise RemedyRefused("record_action_not_applicable",
-                                    "only an upheld complaint about a record corrects or revokes it", 400)
+            corrected = checked_answer(decision, about_record=objection.record_id is not None)
             moved = apply_outcome(self._svc, s, objection.record_id, objection.notice_id, decision.outcome,
-                                  decision.record_action, today, now)
+                                  decision.record_action, today, now, corrected_facts=corrected)
             complaint.state = decision.outcome
             complaint.decided_at, complaint.decided_on = now, today
             complaint.decided_by = principal.account_id or principal.actor_id
@@ -198,4 +191,4 @@ class ComplaintService:
         return out
 
 
-__all__ = ["ComplaintDecision", "ComplaintService", "NewComplaint"]
+__all__ = ["ComplaintService", "NewComplaint"]

@@ -22,18 +22,17 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from policies import age_on, load_catalog, parse_resident_id
 from policies.remedies import check_listing_notice, check_notice_decision, load_remedy_rules
-from service.crypto.vault import FieldPlace, SealedField
-from service.db.raw import of_session
+from service.crypto.vault import SealedField
 from service.db.types import china_today, iso_z
 from service.fields import clean_field
-from service.gate.access import AccessDenied
 from service.identity.models import ACTIVE, Provider
 from service.identity.principal import Principal
 from service.records.service import MINOR_AGE, NewRecord, RecordDocument, RecordService, prepare, record_view
-from service.remedies.common import RemedyNotFound, RemedyRefused, event, new_id, people_of, seal
+from service.remedies.common import RemedyNotFound, RemedyRefused, event, new_id, read_for_people, seal, sealed_texts
 from service.remedies.deadlines import due_after, period_view
 from service.remedies.models import ListingNotice, Objection
 from service.remedies.objections import dispute_open
@@ -74,15 +73,9 @@ class ListingDecision:
 
 def notice_texts(n: ListingNotice) -> dict[str, SealedField]:
     """The notice's reasons and basis, and its decision once made, sealed, for the gate."""
-    need = f"category:{n.category}"
-    out = {
-        f"notice:{n.id}:reasons": SealedField(FieldPlace("listing_notices", "reasons_ct", n.id), n.reasons_ct, need),
-        f"notice:{n.id}:basis": SealedField(FieldPlace("listing_notices", "basis_ct", n.id), n.basis_ct, need),
-    }
-    if n.decision_ct is not None:
-        out[f"notice:{n.id}:decision"] = SealedField(FieldPlace("listing_notices", "decision_ct", n.id),
-                                                     n.decision_ct, need)
-    return out
+    return sealed_texts("notice", "listing_notices", n.id, n.category, {
+        "reasons": ("reasons_ct", n.reasons_ct), "basis": ("basis_ct", n.basis_ct),
+        "decision": ("decision_ct", n.decision_ct)})
 
 
 def notice_view(n: ListingNotice, today: date, texts: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -236,33 +229,27 @@ class ListingService:
                    subject: str | None = None) -> list[dict[str, Any]]:
         """Every notice addressed to the caller (or their wards), with what it says, newest first."""
         today = china_today(now)
+
+        def load(s: Session, subject_id: str) -> tuple[list[ListingNotice], dict[str, SealedField], Any]:
+            notices = list(s.execute(
+                select(ListingNotice).where(ListingNotice.subject_id == subject_id)  # type: ignore[arg-type]
+            ).scalars())
+            sealed: dict[str, SealedField] = {}
+            for n in notices:
+                sealed.update(notice_texts(n))
+            objections = {o.notice_id: o for o in s.execute(
+                select(Objection).where(Objection.notice_id.in_([n.id for n in notices]))  # type: ignore[attr-defined]
+            ).scalars()}
+            return notices, sealed, objections
+
         out: list[dict[str, Any]] = []
-        with self._svc.session() as s:
-            for subject_id in [subject] if subject is not None else people_of(principal):
-                notices = list(s.execute(
-                    select(ListingNotice).where(ListingNotice.subject_id == subject_id)  # type: ignore[arg-type]
-                ).scalars())
-                if not notices:
-                    continue
-                sealed: dict[str, SealedField] = {}
-                for n in notices:
-                    sealed.update(notice_texts(n))
-                try:
-                    result = self._svc.gate.read_subject(
-                        of_session(s), viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
-                        action="notices.read", now=now, only_fields=frozenset(), texts=sealed,
-                        details={"notices": [n.id for n in notices]},
-                    )
-                except AccessDenied:
-                    continue
-                objections = {o.notice_id: o for o in s.execute(
-                    select(Objection).where(Objection.notice_id.in_([n.id for n in notices]))  # type: ignore[attr-defined]
-                ).scalars()}
-                for n in notices:
-                    view = notice_view(n, today, dict(result.texts))
-                    o = objections.get(n.id)
-                    view["objection"] = None if o is None else {"id": o.id, "state": o.state}
-                    out.append(view)
+        for notices, texts, objections in read_for_people(self._svc, principal, subject, action="notices.read",
+                                                          request_id=request_id, now=now, load=load):
+            for n in notices:
+                view = notice_view(n, today, texts)
+                o = objections.get(n.id)
+                view["objection"] = None if o is None else {"id": o.id, "state": o.state}
+                out.append(view)
         out.sort(key=lambda v: v["notified_at"], reverse=True)
         return out
 

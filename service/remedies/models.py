@@ -29,7 +29,35 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Objection(SQLModel, table=True):
+class Case(SQLModel):
+    """What objections, complaints and repair applications share: whose, filed by whom and
+    when, the record's category (the grant that opens their texts), the state, the due date
+    and the decision with its encrypted answer."""
+
+    subject_id: str = Field(sa_type=String(32), foreign_key="subjects.id", nullable=False)
+    category: str = Field(sa_type=String(64), nullable=False)
+    filed_by: str = Field(sa_type=String(32), nullable=False)
+    filed_by_role: str = Field(sa_type=String(16), nullable=False)
+    state: str = Field(sa_type=String(16), nullable=False)
+    filed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    filed_on: date = Field(sa_type=Date, nullable=False)
+    due_on: date = Field(sa_type=Date, nullable=False)
+    due_provisional: bool = Field(sa_type=Boolean, nullable=False)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    decided_on: date | None = Field(default=None, sa_type=Date, nullable=True)
+    answer_ct: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+
+
+class Dispute(Case):
+    """An objection or a complaint: the reason given, what the decision did to the record, and
+    how many days the record's end moved later on it (after a rejection or no confirmation)."""
+
+    reason_ct: bytes = Field(sa_type=LargeBinary, nullable=False)
+    record_action: str | None = Field(default=None, sa_type=String(16), nullable=True)
+    suspended_days: int | None = Field(default=None, sa_type=Integer, nullable=True)
+
+
+class Objection(Dispute, table=True):
     """An objection (异议) to a record, or to a listing notice before the listing."""
 
     __tablename__ = "remedy_objections"
@@ -50,30 +78,14 @@ class Objection(SQLModel, table=True):
     )
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
-    subject_id: str = Field(sa_column=Column(String(32), ForeignKey("subjects.id"), nullable=False))
     provider_id: str = Field(sa_column=Column(String(32), ForeignKey("providers.id"), nullable=False))
     record_id: str | None = Field(default=None, sa_column=Column(String(32), ForeignKey("credit_records.id"),
                                                                  nullable=True))
     notice_id: str | None = Field(default=None, sa_column=Column(String(32), ForeignKey("listing_notices.id"),
                                                                  nullable=True))
-    category: str = Field(sa_column=Column(String(64), nullable=False))
-    filed_by: str = Field(sa_column=Column(String(32), nullable=False))
-    filed_by_role: str = Field(sa_column=Column(String(16), nullable=False))
-    state: str = Field(sa_column=Column(String(16), nullable=False))
-    reason_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    filed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    filed_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_provisional: bool = Field(sa_column=Column(Boolean, nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    decided_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    answer_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    record_action: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
-    #: Days the record's end moved later on this outcome (rejected or unconfirmed).
-    suspended_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
-class Complaint(SQLModel, table=True):
+class Complaint(Dispute, table=True):
     """A complaint (投诉) to the operator after an objection was rejected; one per objection."""
 
     __tablename__ = "remedy_complaints"
@@ -88,25 +100,10 @@ class Complaint(SQLModel, table=True):
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     objection_id: str = Field(sa_column=Column(String(32), ForeignKey("remedy_objections.id"), nullable=False,
                                                unique=True))
-    subject_id: str = Field(sa_column=Column(String(32), ForeignKey("subjects.id"), nullable=False))
-    category: str = Field(sa_column=Column(String(64), nullable=False))
-    filed_by: str = Field(sa_column=Column(String(32), nullable=False))
-    filed_by_role: str = Field(sa_column=Column(String(16), nullable=False))
-    state: str = Field(sa_column=Column(String(16), nullable=False))
-    reason_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    filed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    filed_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_provisional: bool = Field(sa_column=Column(Boolean, nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    decided_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     decided_by: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
-    answer_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    record_action: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
-    suspended_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
-class Repair(SQLModel, table=True):
+class Repair(Case, table=True):
     """A credit-repair application (信用修复): free of charge, decided by the record's provider."""
 
     __tablename__ = "remedy_repairs"
@@ -121,20 +118,8 @@ class Repair(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     record_id: str = Field(sa_column=Column(String(32), ForeignKey("credit_records.id"), nullable=False))
-    subject_id: str = Field(sa_column=Column(String(32), ForeignKey("subjects.id"), nullable=False))
     provider_id: str = Field(sa_column=Column(String(32), ForeignKey("providers.id"), nullable=False))
-    category: str = Field(sa_column=Column(String(64), nullable=False))
-    filed_by: str = Field(sa_column=Column(String(32), nullable=False))
-    filed_by_role: str = Field(sa_column=Column(String(16), nullable=False))
-    state: str = Field(sa_column=Column(String(16), nullable=False))
     commitment_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    filed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    filed_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_on: date = Field(sa_column=Column(Date, nullable=False))
-    due_provisional: bool = Field(sa_column=Column(Boolean, nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    decided_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    answer_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     revocation_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     #: After a revocation for false materials: no new application for the record before this day.

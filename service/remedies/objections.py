@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from policies import decide_case_read, load_catalog
 from policies.records import RecordRuleError, RecordState
 from policies.remedies import check_notice_objection, check_objection, load_remedy_rules, objection_period
-from service.crypto.vault import FieldPlace, SealedField
+from service.crypto.vault import SealedField
 from service.db.raw import of_session
 from service.db.types import china_today, iso_z
 from service.fields import clean_field
@@ -46,10 +46,10 @@ from service.remedies.common import (
     event,
     lock_record,
     new_id,
-    people_of,
-    record_facts,
+    read_for_people,
     resume,
     seal,
+    sealed_texts,
     settle,
     subjects_record,
     suspend,
@@ -82,13 +82,45 @@ class NewObjection:
 
 
 @dataclass(frozen=True)
-class ObjectionAnswer:
-    """The provider's answer (schema-checked)."""
+class Answer:
+    """The answer to an objection (the provider's) or to a complaint (the operator's), schema-checked:
+    ``upheld`` with a ``record_action`` (and, when corrected, optionally the corrected facts),
+    ``rejected``, or (objections only) ``unconfirmed``; always with written reasons."""
 
     outcome: str
     reasons: str
     record_action: str | None = None
     corrected_facts: str | None = None
+
+
+def checked_answer(answer: Answer, *, about_record: bool) -> str | None:
+    """Check the answer's record action; the corrected facts, cleaned, if any. An upheld answer
+    about a record corrects or revokes it (``record_action_required``); nothing else may
+    (``record_action_not_applicable``)."""
+    upheld_record = answer.outcome == "upheld" and about_record
+    if upheld_record and answer.record_action is None:
+        raise RemedyRefused("record_action_required", "an upheld answer corrects or revokes the record", 400)
+    if not upheld_record and (answer.record_action is not None or answer.corrected_facts is not None):
+        raise RemedyRefused("record_action_not_applicable", "only an upheld answer about a record corrects or "
+                                                            "revokes it", 400)
+    if answer.corrected_facts is None:
+        return None
+    if answer.record_action != "corrected":
+        raise RemedyRefused("record_action_not_applicable", "corrected facts go with record_action corrected", 400)
+    return clean_field(answer.corrected_facts, "corrected_facts", max_chars=2000, multiline=True)
+
+
+def answer_view(d: Objection | Complaint, kind: str, texts: dict[str, str | None]) -> dict[str, Any] | None:
+    """The decision on an objection or a complaint, once there is one."""
+    if d.decided_at is None:
+        return None
+    return {
+        "outcome": d.state,
+        "decided_at": iso_z(d.decided_at),
+        "reasons": texts.get(f"{kind}:{d.id}:answer"),
+        "record_action": d.record_action,
+        "measures_end_moved_days": d.suspended_days,
+    }
 
 
 def dispute_open(session: Session, *, record_id: str | None = None, notice_id: str | None = None) -> bool:
@@ -108,13 +140,8 @@ def dispute_open(session: Session, *, record_id: str | None = None, notice_id: s
 
 def texts_of(objection: Objection) -> dict[str, SealedField]:
     """The objection's reason and answer, sealed, for the gate."""
-    need = f"category:{objection.category}"
-    out = {f"objection:{objection.id}:reason": SealedField(
-        FieldPlace("remedy_objections", "reason_ct", objection.id), objection.reason_ct, need)}
-    if objection.answer_ct is not None:
-        out[f"objection:{objection.id}:answer"] = SealedField(
-            FieldPlace("remedy_objections", "answer_ct", objection.id), objection.answer_ct, need)
-    return out
+    return sealed_texts("objection", "remedy_objections", objection.id, objection.category,
+                        {"reason": ("reason_ct", objection.reason_ct), "answer": ("answer_ct", objection.answer_ct)})
 
 
 def objection_view(o: Objection, today: date, texts: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -133,13 +160,7 @@ def objection_view(o: Objection, today: date, texts: dict[str, str | None] | Non
         "answer_by_provisional": o.due_provisional,
         "overdue": o.state == "open" and today > o.due_on,
         "reason": opened.get(f"objection:{o.id}:reason"),
-        "answer": None if o.decided_at is None else {
-            "outcome": o.state,
-            "decided_at": iso_z(o.decided_at),
-            "reasons": opened.get(f"objection:{o.id}:answer"),
-            "record_action": o.record_action,
-            "measures_end_moved_days": o.suspended_days,
-        },
+        "answer": answer_view(o, "objection", opened),
     }
 
 
@@ -206,7 +227,7 @@ class ObjectionService:
 
     # --- the provider's answer -------------------------------------------------------------
 
-    def decide(self, principal: Principal, objection_id: str, answer: ObjectionAnswer, request_id: str | None,
+    def decide(self, principal: Principal, objection_id: str, answer: Answer, request_id: str | None,
                now: datetime) -> dict[str, Any]:
         """Answer an objection about one of the caller's records or notices. Raises
         RemedyNotFound (another provider's), RemedyRefused, InvalidField."""
@@ -221,7 +242,7 @@ class ObjectionService:
                 raise RemedyNotFound
             if objection.state != "open":
                 raise RemedyRefused("objection_not_open", f"the objection is {objection.state}")
-            corrected = self._check_action(objection, answer)
+            corrected = checked_answer(answer, about_record=objection.record_id is not None)
             moved = apply_outcome(self._svc, s, objection.record_id, objection.notice_id, answer.outcome,
                                   answer.record_action, today, now, corrected_facts=corrected)
             objection.state = answer.outcome
@@ -240,20 +261,6 @@ class ObjectionService:
             ))
         return objection_view(objection, today, {f"objection:{objection.id}:answer": reasons})
 
-    def _check_action(self, objection: Objection, answer: ObjectionAnswer) -> str | None:
-        upheld_record = answer.outcome == "upheld" and objection.record_id is not None
-        if upheld_record and answer.record_action is None:
-            raise RemedyRefused("record_action_required", "an upheld objection corrects or revokes the record", 400)
-        if not upheld_record and (answer.record_action is not None or answer.corrected_facts is not None):
-            raise RemedyRefused("record_action_not_applicable",
-                                "only an upheld objection to a record corrects or revokes it", 400)
-        if answer.corrected_facts is not None and answer.record_action != "corrected":
-            raise RemedyRefused("record_action_not_applicable", "corrected facts go with record_action corrected",
-                                400)
-        if answer.corrected_facts is None:
-            return None
-        return clean_field(answer.corrected_facts, "corrected_facts", max_chars=2000, multiline=True)
-
     # --- reading ---------------------------------------------------------------------------
 
     def for_person(self, principal: Principal, request_id: str | None, now: datetime,
@@ -261,38 +268,30 @@ class ObjectionService:
         """Every objection of the caller (or their wards), newest first, with its complaint;
         read through the gate (one audited read per person)."""
         today = china_today(now)
-        people = [subject] if subject is not None else people_of(principal)
+
+        def load(s: Session, subject_id: str) -> tuple[list[Objection], dict[str, SealedField], Any]:
+            objections = list(s.execute(
+                select(Objection).where(Objection.subject_id == subject_id)  # type: ignore[arg-type]
+            ).scalars())
+            complaints = {c.objection_id: c for c in s.execute(
+                select(Complaint).where(Complaint.objection_id.in_([o.id for o in objections]))  # type: ignore[attr-defined]
+            ).scalars()}
+            sealed: dict[str, SealedField] = {}
+            for o in objections:
+                sealed.update(texts_of(o))
+            for c in complaints.values():
+                sealed.update(complaint_texts(c))
+            return objections, sealed, complaints
+
         out: list[dict[str, Any]] = []
-        with self._svc.session() as s:
-            for subject_id in people:
-                objections = list(s.execute(
-                    select(Objection).where(Objection.subject_id == subject_id)  # type: ignore[arg-type]
-                    .order_by(Objection.filed_at.desc())  # type: ignore[attr-defined]
-                ).scalars())
-                if not objections:
-                    continue
-                complaints = {c.objection_id: c for c in s.execute(
-                    select(Complaint).where(Complaint.objection_id.in_([o.id for o in objections]))  # type: ignore[attr-defined]
-                ).scalars()}
-                sealed: dict[str, SealedField] = {}
-                for o in objections:
-                    sealed.update(texts_of(o))
-                for c in complaints.values():
-                    sealed.update(complaint_texts(c))
-                try:
-                    result = self._svc.gate.read_subject(
-                        of_session(s), viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
-                        action="objections.read", now=now, only_fields=frozenset(), texts=sealed,
-                        details={"objections": [o.id for o in objections]},
-                    )
-                except AccessDenied:
-                    continue  # e.g. a ward who has come of age; the refusal is audited
-                for o in objections:
-                    view = objection_view(o, today, dict(result.texts))
-                    complaint = complaints.get(o.id)
-                    view["complaint"] = None if complaint is None else complaint_view(complaint, today,
-                                                                                      dict(result.texts))
-                    out.append(view)
+        for objections, texts, complaints in read_for_people(
+            self._svc, principal, subject, action="objections.read", request_id=request_id, now=now, load=load,
+        ):
+            for o in objections:
+                view = objection_view(o, today, texts)
+                complaint = complaints.get(o.id)
+                view["complaint"] = None if complaint is None else complaint_view(complaint, today, texts)
+                out.append(view)
         out.sort(key=lambda v: v["filed_at"], reverse=True)
         return out
 
@@ -380,13 +379,8 @@ def apply_outcome(services: Services, session: Session, record_id: str | None, n
 
 def complaint_texts(complaint: Complaint) -> dict[str, SealedField]:
     """The complaint's reason and the operator's answer, sealed, for the gate."""
-    need = f"category:{complaint.category}"
-    out = {f"complaint:{complaint.id}:reason": SealedField(
-        FieldPlace("remedy_complaints", "reason_ct", complaint.id), complaint.reason_ct, need)}
-    if complaint.answer_ct is not None:
-        out[f"complaint:{complaint.id}:answer"] = SealedField(
-            FieldPlace("remedy_complaints", "answer_ct", complaint.id), complaint.answer_ct, need)
-    return out
+    return sealed_texts("complaint", "remedy_complaints", complaint.id, complaint.category,
+                        {"reason": ("reason_ct", complaint.reason_ct), "answer": ("answer_ct", complaint.answer_ct)})
 
 
 def complaint_view(c: Complaint, today: date, texts: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -402,25 +396,20 @@ def complaint_view(c: Complaint, today: date, texts: dict[str, str | None] | Non
         "decide_by_provisional": c.due_provisional,
         "overdue": c.state == "open" and today > c.due_on,
         "reason": opened.get(f"complaint:{c.id}:reason"),
-        "answer": None if c.decided_at is None else {
-            "outcome": c.state,
-            "decided_at": iso_z(c.decided_at),
-            "reasons": opened.get(f"complaint:{c.id}:answer"),
-            "record_action": c.record_action,
-            "measures_end_moved_days": c.suspended_days,
-        },
+        "answer": answer_view(c, "complaint", opened),
     }
 
 
 __all__ = [
+    "Answer",
     "NewObjection",
-    "ObjectionAnswer",
     "ObjectionService",
+    "answer_view",
     "apply_outcome",
+    "checked_answer",
     "complaint_texts",
     "complaint_view",
     "dispute_open",
     "objection_view",
-    "record_facts",
     "texts_of",
 ]

@@ -13,7 +13,7 @@ revoked: the record is in force again and a new application is barred for a time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,20 +25,23 @@ from policies import decide_case_read
 from policies.periods import add_months
 from policies.records import RecordState
 from policies.remedies import check_repair, load_remedy_rules
-from service.crypto.vault import FieldPlace, SealedField
+from service.audit_log.writer import AuditEvent
+from service.crypto.vault import SealedField
 from service.db.raw import of_session
 from service.db.types import china_today, iso_z
 from service.fields import clean_field
 from service.gate.access import AccessDenied
 from service.identity.principal import Principal
+from service.records.models import CreditRecord
 from service.remedies.common import (
     RemedyNotFound,
     RemedyRefused,
     event,
     lock_record,
     new_id,
-    people_of,
+    read_for_people,
     seal,
+    sealed_texts,
     settle,
     subjects_record,
 )
@@ -66,14 +69,9 @@ class NewRepair:
 
 def repair_texts(r: Repair) -> dict[str, SealedField]:
     """The commitment, the provider's answer and any revocation reasons, sealed, for the gate."""
-    need = f"category:{r.category}"
-    out = {f"repair:{r.id}:commitment": SealedField(FieldPlace("remedy_repairs", "commitment_ct", r.id),
-                                                     r.commitment_ct, need)}
-    for name, column, blob in (("answer", "answer_ct", r.answer_ct), ("revocation", "revocation_ct",
-                                                                      r.revocation_ct)):
-        if blob is not None:
-            out[f"repair:{r.id}:{name}"] = SealedField(FieldPlace("remedy_repairs", column, r.id), blob, need)
-    return out
+    return sealed_texts("repair", "remedy_repairs", r.id, r.category, {
+        "commitment": ("commitment_ct", r.commitment_ct), "answer": ("answer_ct", r.answer_ct),
+        "revocation": ("revocation_ct", r.revocation_ct)})
 
 
 def repair_view(r: Repair, today: date, texts: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -158,26 +156,34 @@ class RepairService:
         view["evidence"] = [{"media_type": c.media_type, "size_bytes": c.size} for c in checked]
         return view
 
-    def _provider_repair(self, s: Session, principal: Principal, repair_id: str) -> Repair:
-        repair = s.execute(
-            select(Repair).where(Repair.id == repair_id).with_for_update()  # type: ignore[arg-type]
-        ).scalar_one_or_none()
-        if repair is None or repair.provider_id != principal.provider_id:
-            raise RemedyNotFound
-        return repair
-
-    def decide(self, principal: Principal, repair_id: str, outcome: str, reasons: str, request_id: str | None,
-               now: datetime) -> dict[str, Any]:
-        """Approve or reject an open application about the caller's record."""
+    def _step(self, principal: Principal, repair_id: str, reasons: str, request_id: str | None, now: datetime, *,
+              expected: str, refusal: str, change: Callable[[Session, Repair, CreditRecord, str, date], AuditEvent],
+              text_name: str) -> dict[str, Any]:
+        """One provider decision on an application in state ``expected`` (``refusal`` otherwise):
+        ``change`` updates the application and the record and returns the audit event."""
         rules = load_remedy_rules()
         text = clean_field(reasons, "reasons", max_chars=rules.text.decision_chars, multiline=True)
         today = china_today(now)
         with self._svc.write_session() as s, s.begin():
-            repair = self._provider_repair(s, principal, repair_id)
-            if repair.state != "open":
-                raise RemedyRefused("repair_not_open", f"the application is {repair.state}")
+            repair = s.execute(
+                select(Repair).where(Repair.id == repair_id).with_for_update()  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            if repair is None or repair.provider_id != principal.provider_id:
+                raise RemedyNotFound
+            if repair.state != expected:
+                raise RemedyRefused(refusal, f"the application is {repair.state}")
             row = lock_record(s, repair.record_id)
             assert row is not None
+            audit = change(s, repair, row, text, today)
+            s.flush()
+            self._svc.writer.append_in(s.connection(), audit)
+        return repair_view(repair, today, {f"repair:{repair.id}:{text_name}": text})
+
+    def decide(self, principal: Principal, repair_id: str, outcome: str, reasons: str, request_id: str | None,
+               now: datetime) -> dict[str, Any]:
+        """Approve or reject an open application about the caller's record."""
+
+        def change(s: Session, repair: Repair, row: CreditRecord, text: str, today: date) -> AuditEvent:
             if outcome == "approved":
                 if row.state not in (RecordState.ACTIVE.value, RecordState.DISPUTED.value):
                     raise RemedyRefused("record_not_active", f"the record is {row.state}")
@@ -185,66 +191,50 @@ class RepairService:
             repair.state = outcome
             repair.decided_at, repair.decided_on = now, today
             repair.answer_ct = seal(self._svc, s, repair.subject_id, "remedy_repairs", "answer_ct", repair.id, text)
-            s.flush()
-            self._svc.writer.append_in(s.connection(), event(
-                principal, "repair.decide", subject=repair.subject_id, request_id=request_id, reason=outcome,
-                details={"repair": repair.id, "record": repair.record_id, "outcome": outcome,
-                         "late": today > repair.due_on},
-            ))
-        return repair_view(repair, today, {f"repair:{repair.id}:answer": text})
+            return event(principal, "repair.decide", subject=repair.subject_id, request_id=request_id,
+                         reason=outcome, details={"repair": repair.id, "record": repair.record_id,
+                                                  "outcome": outcome, "late": today > repair.due_on})
+
+        return self._step(principal, repair_id, reasons, request_id, now, expected="open", refusal="repair_not_open",
+                          change=change, text_name="answer")
 
     def revoke(self, principal: Principal, repair_id: str, reasons: str, request_id: str | None,
                now: datetime) -> dict[str, Any]:
         """Revoke an approved repair obtained with false materials: the record is in force again
         (while its window lasts) and a new application is barred for ``reapply_bar_months``."""
-        rules = load_remedy_rules()
-        text = clean_field(reasons, "reasons", max_chars=rules.text.decision_chars, multiline=True)
-        today = china_today(now)
-        with self._svc.write_session() as s, s.begin():
-            repair = self._provider_repair(s, principal, repair_id)
-            if repair.state != "approved":
-                raise RemedyRefused("repair_not_approved", f"the application is {repair.state}")
-            row = lock_record(s, repair.record_id)
-            assert row is not None
+        bar = load_remedy_rules().reapply_bar_months
+
+        def change(s: Session, repair: Repair, row: CreditRecord, text: str, today: date) -> AuditEvent:
             if row.state == RecordState.REPAIRED.value:
                 settle(row, RecordState.ACTIVE, now)
             repair.state = "revoked"
             repair.revoked_at = now
             repair.revocation_ct = seal(self._svc, s, repair.subject_id, "remedy_repairs", "revocation_ct",
                                         repair.id, text)
-            repair.barred_until = add_months(today, rules.reapply_bar_months)
-            s.flush()
-            self._svc.writer.append_in(s.connection(), event(
-                principal, "repair.revoke", subject=repair.subject_id, request_id=request_id, reason="false_evidence",
-                details={"repair": repair.id, "record": repair.record_id,
-                         "reapply_from": repair.barred_until.isoformat()},
-            ))
-        return repair_view(repair, today, {f"repair:{repair.id}:revocation": text})
+            repair.barred_until = add_months(today, bar)
+            return event(principal, "repair.revoke", subject=repair.subject_id, request_id=request_id,
+                         reason="false_evidence", details={"repair": repair.id, "record": repair.record_id,
+                                                           "reapply_from": repair.barred_until.isoformat()})
+
+        return self._step(principal, repair_id, reasons, request_id, now, expected="approved",
+                          refusal="repair_not_approved", change=change, text_name="revocation")
 
     def for_person(self, principal: Principal, request_id: str | None, now: datetime,
                    subject: str | None = None) -> list[dict[str, Any]]:
         """Every repair application of the caller (or their wards), newest first."""
         today = china_today(now)
-        out: list[dict[str, Any]] = []
-        with self._svc.session() as s:
-            for subject_id in [subject] if subject is not None else people_of(principal):
-                repairs = list(s.execute(
-                    select(Repair).where(Repair.subject_id == subject_id)  # type: ignore[arg-type]
-                ).scalars())
-                if not repairs:
-                    continue
-                sealed: dict[str, SealedField] = {}
-                for r in repairs:
-                    sealed.update(repair_texts(r))
-                try:
-                    result = self._svc.gate.read_subject(
-                        of_session(s), viewer=principal.viewer(), subject_id=subject_id, request_id=request_id,
-                        action="repairs.read", now=now, only_fields=frozenset(), texts=sealed,
-                        details={"repairs": [r.id for r in repairs]},
-                    )
-                except AccessDenied:
-                    continue
-                out += [repair_view(r, today, dict(result.texts)) for r in repairs]
+
+        def load(s: Session, subject_id: str) -> tuple[list[Repair], dict[str, SealedField], Any]:
+            repairs = list(s.execute(select(Repair).where(Repair.subject_id == subject_id)).scalars())  # type: ignore[arg-type]
+            sealed: dict[str, SealedField] = {}
+            for r in repairs:
+                sealed.update(repair_texts(r))
+            return repairs, sealed, None
+
+        out = [repair_view(r, today, texts)
+               for repairs, texts, _ in read_for_people(self._svc, principal, subject, action="repairs.read",
+                                                        request_id=request_id, now=now, load=load)
+               for r in repairs]
         out.sort(key=lambda v: v["filed_at"], reverse=True)
         return out
 

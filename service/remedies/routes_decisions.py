@@ -17,7 +17,7 @@ from service.http.context import current_request_id
 from service.identity.principal import Principal
 from service.records.service import RecordDocument
 from service.remedies.clock import now_of
-from service.remedies.complaints import ComplaintDecision, ComplaintService
+from service.remedies.complaints import ComplaintService
 from service.remedies.http import (
     OPERATORS,
     PROVIDERS,
@@ -31,7 +31,7 @@ from service.remedies.http import (
     checked_id,
 )
 from service.remedies.listing import ListingDecision, ListingService, NewNotice
-from service.remedies.objections import ObjectionAnswer, ObjectionService
+from service.remedies.objections import Answer, ObjectionService
 from service.remedies.repairs import RepairService
 from service.runtime import Services
 
@@ -91,11 +91,13 @@ class NoticeDecisionBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ComplaintDecisionBody(msgspec.Struct, forbid_unknown_fields=True):
-    """``upheld`` (with ``record_action`` for a record) or ``rejected``, with reasons."""
+    """``upheld`` (with ``record_action`` for a record; ``corrected_facts`` optional when
+    corrected) or ``rejected``, with reasons."""
 
     outcome: Literal["upheld", "rejected"]
     reasons: LongText
     record_action: RecordAction | None = None
+    corrected_facts: LongText | None = None
 
 
 # --- objections -------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def decide_objection(request: Request[Any, Any, Any], principal: Caller, service
                      payload: NamedDependency[ObjectionDecisionBody]) -> dict[str, Any]:
     """The objection with its answer; for a rejection, how many days the measures' end moved."""
     del data
-    decision = ObjectionAnswer(payload.outcome, payload.reasons, payload.record_action, payload.corrected_facts)
+    decision = Answer(payload.outcome, payload.reasons, payload.record_action, payload.corrected_facts)
     return answer(services, principal, "objection.decide", lambda: ObjectionService(services).decide(
         principal, checked_id(objection_id, "objection_id"), decision, current_request_id(), now_of(request)))
 
@@ -240,7 +242,7 @@ def decide_complaint(request: Request[Any, Any, Any], principal: Caller, service
                      payload: NamedDependency[ComplaintDecisionBody]) -> dict[str, Any]:
     """Upheld corrects or revokes the record; rejected is final and the measures resume."""
     del data
-    decision = ComplaintDecision(payload.outcome, payload.reasons, payload.record_action)
+    decision = Answer(payload.outcome, payload.reasons, payload.record_action, payload.corrected_facts)
     return answer(services, principal, "complaint.decide", lambda: ComplaintService(services).decide(
         principal, checked_id(complaint_id, "complaint_id"), decision, current_request_id(), now_of(request)))
 
