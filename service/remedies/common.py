@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from policies import Role, age_on, load_catalog, load_consent_settings
+from policies import Role, age_on, decide_case_read, load_catalog, load_consent_settings
 from policies.catalog import CatalogItem
 from policies.records import (
     DisclosureWindow,
@@ -202,3 +202,35 @@ def read_for_people(
                 continue
             out.append((rows, dict(result.texts), context))
     return out
+
+
+def provider_rows(services: Services, principal: Principal, model: Any, state: str | None, *, order: Any,
+                  action: str, request_id: str | None, today: date) -> list[Any]:
+    """The rows of ``model`` that concern the calling provider (in one state, if given), in
+    ``order``; reading the list is audited as ``action`` (ids, and how many are overdue)."""
+    query = select(model).where(model.provider_id == principal.provider_id)
+    if state is not None:
+        query = query.where(model.state == state)
+    with services.session() as s:
+        rows = list(s.execute(query.order_by(order, model.id)).scalars())
+    overdue = sum(1 for r in rows if r.state == "open" and today > getattr(r, "due_on", today))
+    services.writer.append(event(principal, action, subject=None, request_id=request_id,
+                                 details={"rows": [r.id for r in rows], "state": state, "overdue": overdue}))
+    return rows
+
+
+def provider_case_read(services: Services, session: Session, principal: Principal, row: Any, *, action: str,
+                       texts: dict[str, SealedField], now: datetime, request_id: str | None) -> Any:
+    """What was filed about one of the caller's records, opened through the gate with the
+    provider's own decision (``policies.decide_case_read``); another provider's is not found."""
+    if row is None or row.provider_id != principal.provider_id:
+        raise RemedyNotFound
+    decision = decide_case_read(principal.viewer(), row.subject_id, record_provider_id=row.provider_id,
+                                category=row.category)
+    try:
+        return services.gate.read_subject(
+            of_session(session), viewer=principal.viewer(), subject_id=row.subject_id, request_id=request_id,
+            action=action, now=now, decision=decision, texts=texts, details={"row": row.id},
+        )
+    except AccessDenied:
+        raise RemedyNotFound from None

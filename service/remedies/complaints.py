@@ -37,8 +37,7 @@ from service.remedies.evidence import (
 from service.remedies.models import Complaint, Objection
 from service.remedies.objections import (
     Answer,
-    apply_outcome,
-    checked_answer,
+    answer_dispute,
     complaint_texts,
     complaint_view,
     objection_view,
@@ -125,17 +124,8 @@ class ComplaintService:
                 raise RemedyRefused("complaint_not_open", f"the complaint is {complaint.state}")
             objection = s.get(Objection, complaint.objection_id)
             assert objection is not None
-            corrected = checked_answer(decision, about_record=objection.record_id is not None)
-            moved = apply_outcome(self._svc, s, objection.record_id, objection.notice_id, decision.outcome,
-                                  decision.record_action, today, now, corrected_facts=corrected)
-            complaint.state = decision.outcome
-            complaint.decided_at, complaint.decided_on = now, today
             complaint.decided_by = principal.account_id or principal.actor_id
-            complaint.answer_ct = seal(self._svc, s, complaint.subject_id, "remedy_complaints", "answer_ct",
-                                       complaint.id, reasons)
-            complaint.record_action = decision.record_action if decision.outcome == "upheld" else None
-            complaint.suspended_days = moved
-            s.flush()
+            moved = answer_dispute(self._svc, s, complaint, decision, reasons, today, now)
             self._svc.writer.append_in(s.connection(), event(
                 principal, "complaint.decide", subject=complaint.subject_id, request_id=request_id,
                 reason=decision.outcome,

@@ -32,7 +32,16 @@ from service.fields import clean_field
 from service.identity.models import ACTIVE, Provider
 from service.identity.principal import Principal
 from service.records.service import MINOR_AGE, NewRecord, RecordDocument, RecordService, prepare, record_view
-from service.remedies.common import RemedyNotFound, RemedyRefused, event, new_id, read_for_people, seal, sealed_texts
+from service.remedies.common import (
+    RemedyNotFound,
+    RemedyRefused,
+    event,
+    new_id,
+    provider_rows,
+    read_for_people,
+    seal,
+    sealed_texts,
+)
 from service.remedies.deadlines import due_after, period_view
 from service.remedies.models import ListingNotice, Objection
 from service.remedies.objections import dispute_open
@@ -257,12 +266,10 @@ class ListingService:
                      now: datetime) -> list[dict[str, Any]]:
         """The caller's notices (no texts): when each window closes, and whether it may be decided."""
         today = china_today(now)
-        query = select(ListingNotice).where(ListingNotice.provider_id == principal.provider_id)  # type: ignore[arg-type]
-        if state is not None:
-            query = query.where(ListingNotice.state == state)  # type: ignore[arg-type]
+        notices = provider_rows(self._svc, principal, ListingNotice, state, order=ListingNotice.window_closes,
+                                action="notices.list", request_id=request_id, today=today)
+        views = []
         with self._svc.session() as s:
-            notices = list(s.execute(query.order_by(ListingNotice.window_closes, ListingNotice.id)).scalars())  # type: ignore[arg-type]
-            views = []
             for n in notices:
                 view = notice_view(n, today)
                 for hidden in ("reasons", "basis", "decision"):
@@ -270,8 +277,6 @@ class ListingService:
                 view["decidable"] = (n.state == "notified" and today > n.window_closes
                                      and not dispute_open(s, notice_id=n.id))
                 views.append(view)
-        self._svc.writer.append(event(principal, "notices.list", subject=None, request_id=request_id,
-                                      details={"notices": [n.id for n in notices], "state": state}))
         return views
 
 

@@ -29,14 +29,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from policies import decide_case_read, load_catalog
+from policies import load_catalog
 from policies.records import RecordRuleError, RecordState
 from policies.remedies import check_notice_objection, check_objection, load_remedy_rules, objection_period
 from service.crypto.vault import SealedField
-from service.db.raw import of_session
 from service.db.types import china_today, iso_z
 from service.fields import clean_field
-from service.gate.access import AccessDenied
 from service.identity.principal import Principal
 from service.records.models import CreditRecord
 from service.remedies.common import (
@@ -46,6 +44,8 @@ from service.remedies.common import (
     event,
     lock_record,
     new_id,
+    provider_case_read,
+    provider_rows,
     read_for_people,
     resume,
     seal,
@@ -242,16 +242,7 @@ class ObjectionService:
                 raise RemedyNotFound
             if objection.state != "open":
                 raise RemedyRefused("objection_not_open", f"the objection is {objection.state}")
-            corrected = checked_answer(answer, about_record=objection.record_id is not None)
-            moved = apply_outcome(self._svc, s, objection.record_id, objection.notice_id, answer.outcome,
-                                  answer.record_action, today, now, corrected_facts=corrected)
-            objection.state = answer.outcome
-            objection.decided_at, objection.decided_on = now, today
-            objection.answer_ct = seal(self._svc, s, objection.subject_id, "remedy_objections", "answer_ct",
-                                       objection.id, reasons)
-            objection.record_action = answer.record_action if answer.outcome == "upheld" else None
-            objection.suspended_days = moved
-            s.flush()
+            moved = answer_dispute(self._svc, s, objection, answer, reasons, today, now)
             self._svc.writer.append_in(s.connection(), event(
                 principal, "objection.decide", subject=objection.subject_id, request_id=request_id,
                 reason=answer.outcome,
@@ -300,21 +291,13 @@ class ObjectionService:
         """Objections about the caller's records and notices (no texts), overdue ones marked;
         the listing is audited."""
         today = china_today(now)
-        query = select(Objection).where(Objection.provider_id == principal.provider_id)  # type: ignore[arg-type]
-        if state is not None:
-            query = query.where(Objection.state == state)  # type: ignore[arg-type]
-        with self._svc.session() as s:
-            objections = list(s.execute(query.order_by(Objection.due_on, Objection.id)).scalars())  # type: ignore[arg-type]
-        views = [objection_view(o, today) for o in objections]
+        views = [objection_view(o, today) for o in provider_rows(
+            self._svc, principal, Objection, state, order=Objection.due_on, action="objections.list",
+            request_id=request_id, today=today)]
         for view in views:
             del view["reason"]
             if view["answer"] is not None:
                 del view["answer"]["reasons"]
-        self._svc.writer.append(event(
-            principal, "objections.list", subject=None, request_id=request_id,
-            details={"objections": [o.id for o in objections], "state": state,
-                     "overdue": sum(1 for v in views if v["overdue"])},
-        ))
         return views
 
     def for_provider_one(self, principal: Principal, objection_id: str, request_id: str | None,
@@ -324,20 +307,11 @@ class ObjectionService:
         today = china_today(now)
         with self._svc.session() as s:
             objection = s.get(Objection, objection_id)
-            if objection is None or objection.provider_id != principal.provider_id:
-                raise RemedyNotFound
-            evidence = evidence_of(s, "objection", [objection.id]).get(objection.id, [])
-            sealed = {**texts_of(objection), **sealed_evidence(evidence, objection.category)}
-            decision = decide_case_read(principal.viewer(), objection.subject_id,
-                                        record_provider_id=objection.provider_id, category=objection.category)
-            try:
-                result = self._svc.gate.read_subject(
-                    of_session(s), viewer=principal.viewer(), subject_id=objection.subject_id,
-                    request_id=request_id, action="objection.read", now=now, decision=decision, texts=sealed,
-                    details={"objection": objection.id},
-                )
-            except AccessDenied:
-                raise RemedyNotFound from None
+            evidence = evidence_of(s, "objection", [objection_id]).get(objection_id, []) if objection else []
+            result = provider_case_read(
+                self._svc, s, principal, objection, action="objection.read", now=now, request_id=request_id,
+                texts={**texts_of(objection), **sealed_evidence(evidence, objection.category)} if objection else {},
+            )
             record = s.get(CreditRecord, objection.record_id) if objection.record_id else None
         view = objection_view(objection, today, dict(result.texts))
         view["subject"] = {k: v for k, v in result.fields.items() if v is not None}
@@ -348,6 +322,25 @@ class ObjectionService:
                               "item_name": item.name_zh if item else None, "state": record.state,
                               "decision_date": record.decision_date.isoformat()}
         return view
+
+
+def answer_dispute(services: Services, session: Session, dispute: Objection | Complaint, answer: Answer,
+                   reasons: str, today: date, now: datetime) -> int | None:
+    """Record the answer to an open objection or complaint, and do what it does to the record or
+    notice behind it (in the caller's transaction). Returns the days the record's end moved."""
+    objection = dispute if isinstance(dispute, Objection) else session.get(Objection, dispute.objection_id)
+    assert objection is not None
+    corrected = checked_answer(answer, about_record=objection.record_id is not None)
+    moved = apply_outcome(services, session, objection.record_id, objection.notice_id, answer.outcome,
+                          answer.record_action, today, now, corrected_facts=corrected)
+    table = "remedy_objections" if isinstance(dispute, Objection) else "remedy_complaints"
+    dispute.state = answer.outcome
+    dispute.decided_at, dispute.decided_on = now, today
+    dispute.answer_ct = seal(services, session, dispute.subject_id, table, "answer_ct", dispute.id, reasons)
+    dispute.record_action = answer.record_action if answer.outcome == "upheld" else None
+    dispute.suspended_days = moved
+    session.flush()
+    return moved
 
 
 def apply_outcome(services: Services, session: Session, record_id: str | None, notice_id: str | None,
@@ -404,6 +397,7 @@ __all__ = [
     "Answer",
     "NewObjection",
     "ObjectionService",
+    "answer_dispute",
     "answer_view",
     "apply_outcome",
     "checked_answer",

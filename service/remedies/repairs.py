@@ -21,16 +21,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from policies import decide_case_read
 from policies.periods import add_months
 from policies.records import RecordState
 from policies.remedies import check_repair, load_remedy_rules
 from service.audit_log.writer import AuditEvent
 from service.crypto.vault import SealedField
-from service.db.raw import of_session
 from service.db.types import china_today, iso_z
 from service.fields import clean_field
-from service.gate.access import AccessDenied
 from service.identity.principal import Principal
 from service.records.models import CreditRecord
 from service.remedies.common import (
@@ -39,6 +36,8 @@ from service.remedies.common import (
     event,
     lock_record,
     new_id,
+    provider_case_read,
+    provider_rows,
     read_for_people,
     seal,
     sealed_texts,
@@ -242,21 +241,12 @@ class RepairService:
                      now: datetime) -> list[dict[str, Any]]:
         """Applications about the caller's records (no texts), overdue ones marked; audited."""
         today = china_today(now)
-        query = select(Repair).where(Repair.provider_id == principal.provider_id)  # type: ignore[arg-type]
-        if state is not None:
-            query = query.where(Repair.state == state)  # type: ignore[arg-type]
-        with self._svc.session() as s:
-            repairs = list(s.execute(query.order_by(Repair.due_on, Repair.id)).scalars())  # type: ignore[arg-type]
         views = []
-        for r in repairs:
+        for r in provider_rows(self._svc, principal, Repair, state, order=Repair.due_on, action="repairs.list",
+                               request_id=request_id, today=today):
             view = repair_view(r, today)
             del view["commitment"]
             views.append(view)
-        self._svc.writer.append(event(
-            principal, "repairs.list", subject=None, request_id=request_id,
-            details={"repairs": [r.id for r in repairs], "state": state,
-                     "overdue": sum(1 for v in views if v["overdue"])},
-        ))
         return views
 
     def for_provider_one(self, principal: Principal, repair_id: str, request_id: str | None,
@@ -265,20 +255,11 @@ class RepairService:
         today = china_today(now)
         with self._svc.session() as s:
             repair = s.get(Repair, repair_id)
-            if repair is None or repair.provider_id != principal.provider_id:
-                raise RemedyNotFound
-            evidence = evidence_of(s, "repair", [repair.id]).get(repair.id, [])
-            decision = decide_case_read(principal.viewer(), repair.subject_id, record_provider_id=repair.provider_id,
-                                        category=repair.category)
-            try:
-                result = self._svc.gate.read_subject(
-                    of_session(s), viewer=principal.viewer(), subject_id=repair.subject_id, request_id=request_id,
-                    action="repair.read", now=now, decision=decision,
-                    texts={**repair_texts(repair), **sealed_evidence(evidence, repair.category)},
-                    details={"repair": repair.id},
-                )
-            except AccessDenied:
-                raise RemedyNotFound from None
+            evidence = evidence_of(s, "repair", [repair_id]).get(repair_id, []) if repair else []
+            result = provider_case_read(
+                self._svc, s, principal, repair, action="repair.read", now=now, request_id=request_id,
+                texts={**repair_texts(repair), **sealed_evidence(evidence, repair.category)} if repair else {},
+            )
         view = repair_view(repair, today, dict(result.texts))
         view["subject"] = {k: v for k, v in result.fields.items() if v is not None}
         view["evidence"] = evidence_view(evidence, result.texts)

@@ -59,7 +59,7 @@ def test_the_provider_lists_reads_and_upholds_with_a_correction(world: World) ->
     assert listed.status_code == 200, listed.text
     (item,) = listed.json()["items"]
     assert item["id"] == oid and item["overdue"] is False and "reason" not in item
-    assert world.audit("objections.list")[-1]["details"]["objections"] == [oid]
+    assert world.audit("objections.list")[-1]["details"]["rows"] == [oid]
 
     one = world.http.get(f"/v1/objections/{oid}", headers=world.market.headers)
     assert one.status_code == 200, one.text
