@@ -34,6 +34,7 @@ from policies.records import (
 from service.audit_log.writer import AuditEvent
 from service.crypto.vault import FieldPlace, SealedField
 from service.db.raw import of_session
+from service.db.types import iso_z
 from service.errors import CodedError
 from service.gate.access import AccessDenied
 from service.identity.principal import Principal
@@ -234,3 +235,18 @@ def provider_case_read(services: Services, session: Session, principal: Principa
         )
     except AccessDenied:
         raise RemedyNotFound from None
+
+
+def filed(principal: Principal, now: datetime, today: date, due: Any) -> dict[str, Any]:
+    """The filing columns of a new objection, complaint or repair application (open, due then)."""
+    return {"filed_by": principal.account_id or principal.actor_id, "filed_by_role": principal.role.value,
+            "state": "open", "filed_at": now, "filed_on": today, "due_on": due.due,
+            "due_provisional": due.provisional}
+
+
+def timing_view(case: Any, today: date, due_key: str) -> dict[str, Any]:
+    """When a case was filed, when it is due (``<due_key>``, and whether that date is
+    provisional), and whether it is overdue."""
+    return {"filed_at": iso_z(case.filed_at), due_key: case.due_on.isoformat(),
+            f"{due_key}_provisional": case.due_provisional,
+            "overdue": case.state == "open" and today > case.due_on}

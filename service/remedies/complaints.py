@@ -24,7 +24,17 @@ from service.db.types import china_today
 from service.fields import clean_field
 from service.gate.access import AccessDenied
 from service.identity.principal import Principal
-from service.remedies.common import RemedyNotFound, RemedyRefused, acts_for, event, lock_record, new_id, seal, suspend
+from service.remedies.common import (
+    RemedyNotFound,
+    RemedyRefused,
+    acts_for,
+    event,
+    filed,
+    lock_record,
+    new_id,
+    seal,
+    suspend,
+)
 from service.remedies.deadlines import due_after, period_view
 from service.remedies.evidence import (
     Attachment,
@@ -82,11 +92,10 @@ class ComplaintService:
             complaint_id = new_id()
             complaint = Complaint(
                 id=complaint_id, objection_id=objection.id, subject_id=objection.subject_id,
-                category=objection.category, filed_by=principal.account_id or principal.actor_id,
-                filed_by_role=principal.role.value, state="open",
+                category=objection.category,
                 reason_ct=seal(self._svc, s, objection.subject_id, "remedy_complaints", "reason_ct", complaint_id,
                                reason),
-                filed_at=now, filed_on=today, due_on=due.due, due_provisional=due.provisional,
+                **filed(principal, now, today, due),
             )
             s.add(complaint)
             s.flush()

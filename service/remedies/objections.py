@@ -42,6 +42,7 @@ from service.remedies.common import (
     RemedyRefused,
     acts_for,
     event,
+    filed,
     lock_record,
     new_id,
     provider_case_read,
@@ -53,6 +54,7 @@ from service.remedies.common import (
     settle,
     subjects_record,
     suspend,
+    timing_view,
 )
 from service.remedies.deadlines import due_after, period_view
 from service.remedies.evidence import (
@@ -155,10 +157,7 @@ def objection_view(o: Objection, today: date, texts: dict[str, str | None] | Non
         "subject_id": o.subject_id,
         "category": o.category,
         "state": o.state,
-        "filed_at": iso_z(o.filed_at),
-        "answer_by": o.due_on.isoformat(),
-        "answer_by_provisional": o.due_provisional,
-        "overdue": o.state == "open" and today > o.due_on,
+        **timing_view(o, today, "answer_by"),
         "reason": opened.get(f"objection:{o.id}:reason"),
         "answer": answer_view(o, "objection", opened),
     }
@@ -202,10 +201,9 @@ class ObjectionService:
             objection_id = new_id()
             objection = Objection(
                 id=objection_id, subject_id=subject_id, provider_id=provider_id, record_id=new.record_id,
-                notice_id=new.notice_id, category=category, filed_by=principal.account_id or principal.actor_id,
-                filed_by_role=principal.role.value, state="open",
+                notice_id=new.notice_id, category=category,
                 reason_ct=seal(self._svc, s, subject_id, "remedy_objections", "reason_ct", objection_id, reason),
-                filed_at=now, filed_on=today, due_on=due.due, due_provisional=due.provisional,
+                **filed(principal, now, today, due),
             )
             s.add(objection)
             s.flush()
@@ -384,10 +382,7 @@ def complaint_view(c: Complaint, today: date, texts: dict[str, str | None] | Non
         "objection_id": c.objection_id,
         "subject_id": c.subject_id,
         "state": c.state,
-        "filed_at": iso_z(c.filed_at),
-        "decide_by": c.due_on.isoformat(),
-        "decide_by_provisional": c.due_provisional,
-        "overdue": c.state == "open" and today > c.due_on,
+        **timing_view(c, today, "decide_by"),
         "reason": opened.get(f"complaint:{c.id}:reason"),
         "answer": answer_view(c, "complaint", opened),
     }

@@ -34,6 +34,7 @@ from service.remedies.common import (
     RemedyNotFound,
     RemedyRefused,
     event,
+    filed,
     lock_record,
     new_id,
     provider_case_read,
@@ -43,6 +44,7 @@ from service.remedies.common import (
     sealed_texts,
     settle,
     subjects_record,
+    timing_view,
 )
 from service.remedies.deadlines import due_after, period_view
 from service.remedies.evidence import (
@@ -83,10 +85,7 @@ def repair_view(r: Repair, today: date, texts: dict[str, str | None] | None = No
         "category": r.category,
         "state": r.state,
         "free_of_charge": True,
-        "filed_at": iso_z(r.filed_at),
-        "decide_by": r.due_on.isoformat(),
-        "decide_by_provisional": r.due_provisional,
-        "overdue": r.state == "open" and today > r.due_on,
+        **timing_view(r, today, "decide_by"),
         "commitment": opened.get(f"repair:{r.id}:commitment"),
         "answer": None if r.decided_at is None else {
             "outcome": "approved" if r.state in ("approved", "revoked") else r.state,
@@ -135,11 +134,10 @@ class RepairService:
             repair_id = new_id()
             repair = Repair(
                 id=repair_id, record_id=row.id, subject_id=row.subject_id, provider_id=row.provider_id,
-                category=row.category, filed_by=principal.account_id or principal.actor_id,
-                filed_by_role=principal.role.value, state="open",
+                category=row.category,
                 commitment_ct=seal(self._svc, s, row.subject_id, "remedy_repairs", "commitment_ct", repair_id,
                                    commitment),
-                filed_at=now, filed_on=today, due_on=due.due, due_provisional=due.provisional,
+                **filed(principal, now, today, due),
             )
             s.add(repair)
             s.flush()
