@@ -1,7 +1,8 @@
 """Periods counted in months and years, as the Civil Code counts them.
 
 A disclosure period of "3 months" or "1 year" is a calendar period, not a
-number of days (《民法典》第二百零一条、第二百零二条): it ends on the day of
+number of days (the Civil Code's rules on periods, 《民法典》 arts. 200-203;
+article numbers unverified): it ends on the day of
 the final month that corresponds to the day it is counted from, and on the
 last day of that month when the month has no such day. Counted from a
 decision of 2025-05-31, three months end on 2025-08-31; one month from
