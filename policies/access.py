@@ -37,6 +37,9 @@ __all__ = [
     "decide",
     "decide_age_check",
     "decide_birth_date_sealing",
+    "decide_case_read",
+    "decide_complaint_review",
+    "decide_public_disclosure",
 ]
 
 
@@ -78,6 +81,13 @@ class Reason(StrEnum):
     CONSENT_NOT_ACTIVE = "consent_not_active"
     # denied: any other role
     ROLE_NOT_PERMITTED = "role_not_permitted"
+    # remedies: the provider that registered a record reads what is filed about it; the
+    # operator reviews a complaint; anyone reads the public serious dishonesty list
+    RECORD_PROVIDER = "record_provider"
+    NOT_RECORD_PROVIDER = "not_record_provider"
+    COMPLAINT_REVIEW = "complaint_review"
+    PUBLIC_DISCLOSURE = "public_disclosure"
+    NOT_PUBLIC = "not_public"
 
 
 class ConsentState(StrEnum):
@@ -342,6 +352,63 @@ def decide_birth_date_sealing(subject_id: str) -> Decision:
         role=Role.OPERATOR,
         categories=frozenset(),
         fields=frozenset({FieldKind.ID_NUMBER}),
+        consent_id=None,
+        purpose=None,
+    )
+
+
+def _case_decision(viewer: Viewer, subject_id: str, allowed: bool, reason: Reason, denied: Reason,
+                   category: str, masking: MaskingPolicy | None) -> Decision:
+    role = Role(viewer.role)
+    policy = load_masking_policy() if masking is None else masking
+    return Decision(
+        allowed=allowed,
+        reason=reason if allowed else denied,
+        subject_id=subject_id,
+        role=role,
+        categories=frozenset({category}) if allowed else frozenset(),
+        fields=policy.visible_fields(role) if allowed else frozenset(),
+        consent_id=None,
+        purpose=None,
+    )
+
+
+def decide_case_read(viewer: Viewer, subject_id: str, *, record_provider_id: str, category: str,
+                     masking: MaskingPolicy | None = None) -> Decision:
+    """Whether a provider may read what a subject filed about one of its records (an
+    objection, a complaint's basis, a repair application, a statement) to decide on it.
+
+    Only the provider that registered the record (or gave the listing notice), only that
+    record's category, and the subject's fields masked for the provider role: enough to
+    recognise the person, no more. Anyone else: ``not_record_provider``.
+    """
+    mine = Role(viewer.role) == Role.PROVIDER and viewer.actor_id == record_provider_id
+    return _case_decision(viewer, subject_id, mine, Reason.RECORD_PROVIDER, Reason.NOT_RECORD_PROVIDER,
+                          category, masking)
+
+
+def decide_complaint_review(viewer: Viewer, subject_id: str, *, category: str,
+                            masking: MaskingPolicy | None = None) -> Decision:
+    """Whether the operator (the leading group) may read a complaint and the objection
+    behind it: the record's category only; the subject's fields stay hidden from the
+    operator role by the masking policy."""
+    operator = Role(viewer.role) == Role.OPERATOR
+    return _case_decision(viewer, subject_id, operator, Reason.COMPLAINT_REVIEW, Reason.ROLE_NOT_PERMITTED,
+                          category, masking)
+
+
+def decide_public_disclosure(subject_id: str, *, listed: bool, masking: MaskingPolicy | None = None) -> Decision:
+    """Whether a subject's name and ID number may be shown, masked for the public, on the
+    public serious dishonesty list: exactly when one of their records is on it today
+    (``policies.records.publicly_listed``). No record category is opened."""
+    policy = load_masking_policy() if masking is None else masking
+    return Decision(
+        allowed=listed,
+        reason=Reason.PUBLIC_DISCLOSURE if listed else Reason.NOT_PUBLIC,
+        subject_id=subject_id,
+        role=Role.PUBLIC,
+        categories=frozenset(),
+        fields=policy.visible_fields(Role.PUBLIC) if listed else frozenset(),
         consent_id=None,
         purpose=None,
     )

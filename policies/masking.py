@@ -25,6 +25,7 @@ from policies._data import (
 from policies.errors import PolicyDataError
 
 __all__ = [
+    "CONTACT_FIELDS",
     "MASK_CHAR",
     "FieldKind",
     "MaskRule",
@@ -62,6 +63,12 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     PROVIDER = "provider"
     OPERATOR = "operator"
+
+
+#: Contact fields are not catalog information (公共信用信息目录): whatever a consent names,
+#: an institution never sees them, and neither does the public.
+CONTACT_FIELDS = frozenset({FieldKind.MOBILE, FieldKind.BANK_CARD, FieldKind.ADDRESS})
+_NEVER_SEE_CONTACT = frozenset({Role.INSTITUTION, Role.PUBLIC})
 
 
 class RuleKind(StrEnum):
@@ -192,6 +199,10 @@ def parse_masking_policy(data: Mapping[str, Any], source: str) -> MaskingPolicy:
             role_path = f"{field_path}.{role.value}"
             rule_data = require_table(by_role, role.value, source, role_path)
             rules[(field, role)] = _parse_rule(rule_data, source, role_path)
+            shown = rules[(field, role)].kind is not RuleKind.HIDDEN
+            if shown and field in CONTACT_FIELDS and role in _NEVER_SEE_CONTACT:
+                raise PolicyDataError(source, f"{role_path}.kind",
+                                      "contact fields are not catalog information and must stay hidden")
     return MaskingPolicy(version=version, rules=MappingProxyType(rules))
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from policies.catalog import load_catalog, load_provider_types
+from policies.catalog import load_catalog, load_provider_levels, load_provider_types, load_severities
 from policies.masking import load_masking_policy
+from policies.notice import load_notice_texts
 from policies.purposes import load_categories, load_consent_settings, load_purposes
-from policies.workdays import load_deadlines, load_holidays
+from policies.remedies import load_remedy_rules
+from policies.workdays import load_holidays
 
 
 def load_all_policy_data() -> Mapping[str, int]:
@@ -24,6 +26,9 @@ def load_all_policy_data() -> Mapping[str, int]:
         "masking": len(load_masking_policy().rules),
         "catalog": len(load_catalog()),
         "provider_types": len(load_provider_types()),
+        "provider_levels": len(load_provider_levels()),
+        "severities": len(load_severities()),
         "holidays": len(load_holidays()),
-        "deadlines": 1 if load_deadlines() else 0,
+        "remedies": 1 if load_remedy_rules() else 0,
+        "notice": 1 if load_notice_texts() else 0,
     }

@@ -7,8 +7,13 @@ bridged holidays, which usually fall on a Saturday or Sunday.
 The official schedule comes from the ``chinese_calendar`` package for every
 year it covers. For a year it does not cover (it raises NotImplementedError,
 which never escapes from here), the rule is weekends off, plus whatever
-``data/holidays.toml`` lists for that year; a year the file does not list is
-counted as weekends only. Where both know a year, the package wins.
+``data/holidays.toml`` lists for that year; where both know a year, the
+package wins. A year listed there from the State Council's notice
+(``source = "official"``) is as good as the package. A year listed only with
+the statutory days of 《全国年节及纪念日放假办法》第二条 (``source =
+"statutory"``: the days are fixed, the bridging and the adjusted working days
+are not known yet), or not listed at all, is a guess: every deadline that
+counts a day of such a year is :attr:`Deadline.provisional`.
 """
 
 from __future__ import annotations
@@ -22,40 +27,54 @@ from typing import Any
 
 import chinese_calendar  # type: ignore[import-untyped]
 
-from policies._data import read_data_file, reject_unknown_keys, require_int, require_table, require_version
+from policies._data import read_data_file, reject_unknown_keys, require_str, require_table, require_version
+from policies.catalog import AnswerPeriod
 from policies.errors import PolicyDataError
 
 __all__ = [
-    "Deadlines",
+    "HOLIDAY_SOURCES",
+    "Deadline",
     "HolidayYear",
     "add_workdays",
+    "deadline_after",
     "is_workday",
-    "load_deadlines",
     "load_holidays",
-    "parse_deadlines",
+    "package_covers",
     "parse_holidays",
+    "workday_deadline",
 ]
 
 HOLIDAYS_FILE = "holidays.toml"
+#: official: copied from the State Council's notice; statutory: only the fixed days of the holiday law.
+HOLIDAY_SOURCES = frozenset({"official", "statutory"})
 
 _SATURDAY = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Deadlines:
-    """Deadlines, in working days, that providers must meet."""
-
-    objection_answer_workdays: int
-    repair_decision_workdays: int
-
-
-@dataclass(frozen=True, slots=True)
 class HolidayYear:
-    """The official schedule of one year that ``chinese_calendar`` does not cover."""
+    """The schedule of one year that ``chinese_calendar`` does not cover.
+
+    ``provisional`` when it holds only the statutory days (``source = "statutory"``).
+    """
 
     year: int
     holidays: frozenset[date]
     workdays: frozenset[date]  # adjusted working days (调休上班), always on a weekend
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A due date, and whether it rests on a guessed calendar.
+
+    ``provisional`` is True when a day counted lies in a year whose schedule is not
+    known officially; ``guessed_years`` names those years (for a log line, once).
+    """
+
+    due: date
+    provisional: bool = False
+    guessed_years: frozenset[int] = frozenset()
 
 
 def _require_dates(data: Mapping[str, Any], key: str, source: str, path: str, *, year: int) -> frozenset[date]:
@@ -81,12 +100,13 @@ def _require_dates(data: Mapping[str, Any], key: str, source: str, path: str, *,
 def parse_holidays(data: Mapping[str, Any], source: str) -> Mapping[int, HolidayYear]:
     """Validate the ``[years]`` table of holidays TOML; raise PolicyDataError naming the key.
 
-    Each entry ``[years.YYYY]`` has ``holidays`` and ``workdays`` (adjusted
-    working days), both arrays of dates in that year. A date may not be both,
-    and an adjusted working day must fall on a Saturday or Sunday.
+    Each entry ``[years.YYYY]`` has ``source`` (``official`` or ``statutory``),
+    ``holidays`` and ``workdays`` (adjusted working days), both arrays of dates
+    in that year. A date may not be both, an adjusted working day must fall on
+    a Saturday or Sunday, and a statutory year has none (they are not known).
     """
     require_version(data, source)
-    reject_unknown_keys(data, {"version", "deadlines", "years"}, source, "")
+    reject_unknown_keys(data, {"version", "years"}, source, "")
     table = require_table(data, "years", source, "years")
     years: dict[int, HolidayYear] = {}
     for key in table:
@@ -95,7 +115,10 @@ def parse_holidays(data: Mapping[str, Any], source: str) -> Mapping[int, Holiday
             raise PolicyDataError(source, path, "year must be four digits, like 2027")
         year = int(key)
         entry = require_table(table, key, source, path)
-        reject_unknown_keys(entry, {"holidays", "workdays"}, source, path)
+        reject_unknown_keys(entry, {"source", "holidays", "workdays"}, source, path)
+        origin = require_str(entry, "source", source, f"{path}.source")
+        if origin not in HOLIDAY_SOURCES:
+            raise PolicyDataError(source, f"{path}.source", f"must be one of {sorted(HOLIDAY_SOURCES)}")
         holidays = _require_dates(entry, "holidays", source, f"{path}.holidays", year=year)
         workdays = _require_dates(entry, "workdays", source, f"{path}.workdays", year=year)
         both = holidays & workdays
@@ -107,23 +130,10 @@ def parse_holidays(data: Mapping[str, Any], source: str) -> Mapping[int, Holiday
                 raise PolicyDataError(
                     source, f"{path}.workdays", f"{day.isoformat()} is a weekday; adjusted working days are weekends"
                 )
-        years[year] = HolidayYear(year, holidays, workdays)
+        if origin == "statutory" and workdays:
+            raise PolicyDataError(source, f"{path}.workdays", "a statutory year cannot know its adjusted working days")
+        years[year] = HolidayYear(year, holidays, workdays, provisional=origin == "statutory")
     return MappingProxyType(years)
-
-
-def parse_deadlines(data: Mapping[str, Any], source: str) -> Deadlines:
-    """Validate the ``[deadlines]`` table of holidays TOML; raise PolicyDataError naming the key."""
-    require_version(data, source)
-    table = require_table(data, "deadlines", source, "deadlines")
-    reject_unknown_keys(table, {"objection_answer_workdays", "repair_decision_workdays"}, source, "deadlines")
-    return Deadlines(
-        objection_answer_workdays=require_int(
-            table, "objection_answer_workdays", source, "deadlines.objection_answer_workdays", minimum=1
-        ),
-        repair_decision_workdays=require_int(
-            table, "repair_decision_workdays", source, "deadlines.repair_decision_workdays", minimum=1
-        ),
-    )
 
 
 @functools.cache
@@ -133,44 +143,75 @@ def load_holidays() -> Mapping[int, HolidayYear]:
 
 
 @functools.cache
-def load_deadlines() -> Deadlines:
-    """Load and validate the packaged working-day deadlines (once per process)."""
-    return parse_deadlines(read_data_file(HOLIDAYS_FILE), f"data/{HOLIDAYS_FILE}")
+def package_covers(year: int) -> bool:
+    """Whether ``chinese_calendar`` knows the official schedule of ``year``."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _status(day: date, fallback: Mapping[int, HolidayYear] | None) -> tuple[bool, bool]:
+    """(is a working day, the answer is a guess)."""
+    plain = date(day.year, day.month, day.day)  # a datetime would miss the date sets
+    if package_covers(plain.year):
+        try:
+            return bool(chinese_calendar.is_workday(plain)), False
+        except NotImplementedError:  # a day at the edge of a partly covered year
+            pass
+    schedule = (fallback if fallback is not None else load_holidays()).get(plain.year)
+    if schedule is not None:
+        if plain in schedule.workdays:
+            return True, schedule.provisional
+        if plain in schedule.holidays:
+            return False, schedule.provisional
+        return plain.weekday() < _SATURDAY, schedule.provisional
+    return plain.weekday() < _SATURDAY, True
 
 
 def is_workday(day: date, *, fallback: Mapping[int, HolidayYear] | None = None) -> bool:
-    """Whether ``day`` is a working day in mainland China.
+    """Whether ``day`` is a working day in mainland China. Never raises for a valid date.
 
     ``fallback`` replaces the packaged holiday table for years ``chinese_calendar``
     does not cover (tests use it); it is never consulted for a year the package covers.
     """
-    plain = date(day.year, day.month, day.day)  # a datetime would miss the date sets
-    try:
-        return bool(chinese_calendar.is_workday(plain))
-    except NotImplementedError:
-        pass  # year not covered by the package
-    schedule = (fallback if fallback is not None else load_holidays()).get(plain.year)
-    if schedule is not None:
-        if plain in schedule.workdays:
-            return True
-        if plain in schedule.holidays:
-            return False
-    return plain.weekday() < _SATURDAY
+    return _status(day, fallback)[0]
 
 
-def add_workdays(start: date, n: int, *, fallback: Mapping[int, HolidayYear] | None = None) -> date:
+def workday_deadline(start: date, n: int, *, fallback: Mapping[int, HolidayYear] | None = None) -> Deadline:
     """The deadline ``n`` working days after ``start``, not counting ``start`` itself.
 
     The deadline is the n-th working day after ``start``: an objection filed on
     a Friday with a 3-working-day answer period is due on the following
-    Wednesday if no holiday intervenes. ``n == 0`` returns ``start``.
+    Wednesday if no holiday intervenes. ``n == 0`` returns ``start``. The
+    deadline is provisional if any day counted lies in a year whose schedule is
+    a guess.
     """
     if n < 0:
         raise ValueError("n must not be negative")
     day = date(start.year, start.month, start.day)
     remaining = n
+    guessed: set[int] = set()
     while remaining:
         day += timedelta(days=1)
-        if is_workday(day, fallback=fallback):
+        working, guess = _status(day, fallback)
+        if guess:
+            guessed.add(day.year)
+        if working:
             remaining -= 1
-    return day
+    return Deadline(day, bool(guessed), frozenset(guessed))
+
+
+def add_workdays(start: date, n: int, *, fallback: Mapping[int, HolidayYear] | None = None) -> date:
+    """The due date of :func:`workday_deadline` alone."""
+    return workday_deadline(start, n, fallback=fallback).due
+
+
+def deadline_after(start: date, period: AnswerPeriod, *,
+                   fallback: Mapping[int, HolidayYear] | None = None) -> Deadline:
+    """The end of an answer period counted from the day after ``start``: working days
+    by the calendar above, or calendar days (never provisional)."""
+    if period.unit == "days":
+        return Deadline(start + timedelta(days=period.days))
+    return workday_deadline(start, period.days, fallback=fallback)

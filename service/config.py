@@ -148,6 +148,8 @@ class Settings:
     # A separate listener for /metrics without a token, as (host, port); None: /metrics
     # is served on the API port to operator tokens only.
     metrics_listen: tuple[str, int] | None = None
+    # Pages of the public serious list one client address may fetch per minute.
+    public_list_per_minute: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -192,4 +194,5 @@ class Settings:
             embedded_default=configured_url is None,
             trusted_proxies=_networks_env("TRUSTED_PROXIES"),
             metrics_listen=_listen_env("METRICS_LISTEN", workers=_int_env("WORKERS", 1, 1, 64)),
+            public_list_per_minute=_int_env("PUBLIC_LIST_RATE", 60, 1, 100_000),
         )

@@ -85,15 +85,16 @@ def institutions() -> None:
 @click.option("--uscc", required=True, help="Unified social credit code (GB 32100).")
 @click.option("--type", "institution_type", required=True, help="bank, consumer_finance, microloan, ...")
 @click.option("--purpose", "purposes", multiple=True, required=True, help="A permitted purpose; repeat for more.")
+@click.option("--contact", default=None, help="Public contact details shown to people before they grant.")
 @_credential_options
 def institutions_add(name: str, uscc: str, institution_type: str, purposes: tuple[str, ...], auth_method: str,
-                     jwk_file: Path | None) -> None:
+                     jwk_file: Path | None, contact: str | None) -> None:
     """Register an institution and print its client credentials (once)."""
     from service.admin.registry import register_institution
     from service.admin.routes import institution_view
 
     done = _call(register_institution, name=name, uscc=uscc, institution_type=institution_type,
-                 permitted_purposes=purposes, auth_method=auth_method, jwk=_read_jwk(jwk_file))
+                 permitted_purposes=purposes, auth_method=auth_method, jwk=_read_jwk(jwk_file), contact=contact)
     _emit(institution_view(done.record, done.credentials))
 
 
@@ -126,14 +127,16 @@ def providers() -> None:
 @click.option("--name", required=True)
 @click.option("--uscc", required=True, help="Unified social credit code (GB 32100).")
 @click.option("--type", "provider_type", required=True, help="court, tax, market_regulation, ...")
+@click.option("--level", default=None, help="national, provincial, prefectural, county or township.")
 @_credential_options
-def providers_add(name: str, uscc: str, provider_type: str, auth_method: str, jwk_file: Path | None) -> None:
+def providers_add(name: str, uscc: str, provider_type: str, auth_method: str, jwk_file: Path | None,
+                  level: str | None) -> None:
     """Register a provider and print its client credentials (once)."""
     from service.admin.registry import register_provider
     from service.admin.routes import provider_view
 
     done = _call(register_provider, name=name, uscc=uscc, provider_type=provider_type, auth_method=auth_method,
-                 jwk=_read_jwk(jwk_file))
+                 jwk=_read_jwk(jwk_file), level=level)
     _emit(provider_view(done.record, done.credentials))
 
 

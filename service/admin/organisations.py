@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from policies import INSTITUTION_TYPES, InvalidIdentifier, Role, load_purposes, validate_uscc
+from policies import INSTITUTION_TYPES, InvalidIdentifier, Role, load_provider_levels, load_purposes, validate_uscc
 from service.admin.actor import Actor
 from service.admin.credentials import IssuedCredentials, new_client
 from service.admin.errors import Conflict, InvalidRequest
-from service.admin.names import organisation_name
+from service.admin.names import organisation_contact, organisation_name
 from service.admin.transaction import audited_write, new_id
 from service.db.types import utcnow
 from service.identity.models import (
@@ -71,15 +71,18 @@ def register_institution(
     permitted_purposes: Iterable[str],
     auth_method: str = SECRET_BASIC,
     jwk: Any = None,
+    contact: str | None = None,
 ) -> RegisteredOrganisation:
-    """Register an institution and its first client; ``institution_exists`` on a known USCC."""
+    """Register an institution and its first client; ``institution_exists`` on a known USCC.
+    ``contact`` (public) is shown in the notice a person reads before granting."""
     clean_name = organisation_name(name)
     code = _uscc(uscc)
     purposes = _check_purposes(institution_type, permitted_purposes)
+    clean_contact = organisation_contact(contact)
     now = utcnow()
     inst = Institution(
         id=new_id(), name=clean_name, uscc=code, type=institution_type, permitted_purposes=purposes,
-        status=ACTIVE, created_at=now, status_changed_at=now,
+        status=ACTIVE, created_at=now, status_changed_at=now, contact=clean_contact,
     )
     creds = _register(services, actor, inst, OWNER_INSTITUTION, Role.INSTITUTION, auth_method, jwk,
                       type=inst.type, permitted_purposes=purposes)
@@ -95,18 +98,23 @@ def register_provider(
     provider_type: str,
     auth_method: str = SECRET_BASIC,
     jwk: Any = None,
+    level: str | None = None,
 ) -> RegisteredOrganisation:
-    """Register a record provider and its first client; ``provider_exists`` on a known USCC."""
+    """Register a record provider and its first client; ``provider_exists`` on a known USCC.
+    ``level`` is its administrative level (only county level or above may list)."""
     clean_name = organisation_name(name)
     code = _uscc(uscc)
     known = provider_types()
     if provider_type not in known:
         raise InvalidRequest("unknown_provider_type", f"provider_type must be one of {', '.join(sorted(known))}")
+    if level is not None and level not in load_provider_levels():
+        raise InvalidRequest("provider_level_unknown",
+                             f"level must be one of {', '.join(sorted(load_provider_levels()))}")
     now = utcnow()
     prov = Provider(id=new_id(), name=clean_name, uscc=code, provider_type=provider_type, status=ACTIVE,
-                    created_at=now, status_changed_at=now)
+                    created_at=now, status_changed_at=now, level=level)
     creds = _register(services, actor, prov, OWNER_PROVIDER, Role.PROVIDER, auth_method, jwk,
-                      provider_type=provider_type)
+                      provider_type=provider_type, level=level)
     return RegisteredOrganisation(prov, creds)
 
 

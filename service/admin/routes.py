@@ -91,6 +91,8 @@ class InstitutionIn(msgspec.Struct, forbid_unknown_fields=True):
     permitted_purposes: Annotated[list[Code], msgspec.Meta(max_length=32)]
     auth_method: AuthMethod = "client_secret_basic"
     jwk: dict[str, Any] | None = None
+    #: Public contact details (service line, office address), shown to people before they grant.
+    contact: Name | None = None
 
 
 class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -101,6 +103,8 @@ class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     provider_type: Code
     auth_method: AuthMethod = "client_secret_basic"
     jwk: dict[str, Any] | None = None
+    #: Administrative level: national, provincial, prefectural, county or township.
+    level: Code | None = None
 
 
 class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,7 +146,7 @@ class ClientIn(msgspec.Struct, forbid_unknown_fields=True):
 def institution_view(inst: Institution, creds: IssuedCredentials | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": inst.id, "name": inst.name, "uscc": inst.uscc, "type": inst.type,
-        "permitted_purposes": list(inst.permitted_purposes), "status": inst.status,
+        "permitted_purposes": list(inst.permitted_purposes), "status": inst.status, "contact": inst.contact,
         "created_at": inst.created_at.isoformat(), "status_changed_at": inst.status_changed_at.isoformat(),
     }
     if creds is not None:
@@ -153,7 +157,7 @@ def institution_view(inst: Institution, creds: IssuedCredentials | None = None) 
 def provider_view(prov: Provider, creds: IssuedCredentials | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": prov.id, "name": prov.name, "uscc": prov.uscc, "provider_type": prov.provider_type,
-        "status": prov.status, "created_at": prov.created_at.isoformat(),
+        "level": prov.level, "status": prov.status, "created_at": prov.created_at.isoformat(),
         "status_changed_at": prov.status_changed_at.isoformat(),
     }
     if creds is not None:
@@ -191,7 +195,7 @@ def create_institution(principal: Operator, services: Svc, data: JSONBody[Instit
     data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     done = register_institution(
         services, actor=Actor.of(principal), name=data.name, uscc=data.uscc, institution_type=data.type,
-        permitted_purposes=data.permitted_purposes, auth_method=data.auth_method, jwk=data.jwk,
+        permitted_purposes=data.permitted_purposes, auth_method=data.auth_method, jwk=data.jwk, contact=data.contact,
     )
     return institution_view(done.record, done.credentials)  # type: ignore[arg-type]
 
@@ -222,7 +226,7 @@ def create_provider(principal: Operator, services: Svc, data: JSONBody[ProviderI
     data = payload  # the strictly decoded twin of ``data`` (see service.http.body)
     done = register_provider(
         services, actor=Actor.of(principal), name=data.name, uscc=data.uscc, provider_type=data.provider_type,
-        auth_method=data.auth_method, jwk=data.jwk,
+        auth_method=data.auth_method, jwk=data.jwk, level=data.level,
     )
     return provider_view(done.record, done.credentials)  # type: ignore[arg-type]
 

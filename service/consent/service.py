@@ -13,13 +13,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from policies import Role, age_on, load_categories, load_consent_settings, load_purposes, normalize_resident_id
+from policies.access import CHINA_STANDARD_TIME
 from policies.consent import RequestedTerms, check_request, effective_state, grant_terms, request_expires_at
+from policies.notice import consent_notice, notice_sha256
 from service.audit_log.writer import AuditEvent
 from service.consent.models import Consent, ConsentRequest
 from service.consent.reasons import clean_reason, reason_place, sealed_reason
 from service.db.raw import RawConnection, of_session
 from service.db.types import china_today, iso_z
-from service.documents.signing import sha256_hex, sign_document
+from service.documents.signing import sign_document
 from service.errors import CodedError
 from service.identity.models import Institution
 from service.identity.principal import Principal
@@ -87,22 +89,37 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else iso_z(value)
 
 
+def _validity_text(req: ConsentRequest) -> str:
+    if req.valid_days is not None:
+        return f"自授权之日起{req.valid_days}日"
+    assert req.valid_until is not None
+    return f"至{req.valid_until.astimezone(CHINA_STANDARD_TIME):%Y-%m-%d %H:%M}（北京时间）"
+
+
 def shown_terms(req: ConsentRequest, institution: Institution, reason: str | None) -> dict[str, Any]:
-    """The terms a person is shown for a request (``reason`` opened by the gate); their
-    hash goes into the receipt."""
+    """The terms a person is shown for a request (``reason`` opened by the gate), with the
+    notice that PIPL arts. 17 and 23 require (``notice``): the receipt's ``terms_sha256``
+    is the SHA-256 of exactly that text."""
     purposes, categories = load_purposes(), load_categories()
     purpose = purposes.get(req.purpose)
+    purpose_name = purpose.name_zh if purpose else req.purpose
+    kinds = [(c, categories[c].name_zh if c in categories else c) for c in sorted(req.categories)]
+    notice = consent_notice(
+        institution_name=institution.name, institution_uscc=institution.uscc, institution_contact=institution.contact,
+        purpose_code=req.purpose, purpose_name=purpose_name, reason=reason, categories=kinds,
+        validity=_validity_text(req), max_queries=req.max_queries,
+    )
     return {
         "request_id": req.id,
         "institution": {"id": institution.id, "name": institution.name, "uscc": institution.uscc,
-                        "type": institution.type},
-        "purpose": {"code": req.purpose, "name": purpose.name_zh if purpose else req.purpose},
-        "categories": [
-            {"code": c, "name": categories[c].name_zh if c in categories else c} for c in sorted(req.categories)
-        ],
+                        "type": institution.type, "contact": institution.contact},
+        "purpose": {"code": req.purpose, "name": purpose_name},
+        "categories": [{"code": c, "name": name} for c, name in kinds],
         "validity": {"days": req.valid_days} if req.valid_days is not None else {"until": _iso(req.valid_until)},
         "max_queries": req.max_queries,
         "reason": reason,
+        "notice": notice,
+        "notice_sha256": notice_sha256(notice),
     }
 
 
@@ -370,7 +387,7 @@ class ConsentService:
                 "institution": shown["institution"], "purpose": shown["purpose"],
                 "categories": sorted(terms.categories), "valid_from": _iso(terms.valid_from),
                 "valid_until": _iso(terms.valid_until), "max_queries": terms.max_uses,
-                "terms_sha256": sha256_hex(shown),
+                "terms_sha256": shown["notice_sha256"],
             }
             consent = Consent(
                 id=consent_id, request_id=req.id, institution_id=req.institution_id, subject_id=subject,

@@ -73,6 +73,7 @@ from service.demo.organisations import (
 )
 from service.demo.people import generate_people
 from service.demo.records import PlannedRecord, plan_record, plan_records
+from service.demo.remedies import list_by_notice, load_stories
 from service.identity.credentials import check_client_secret
 from service.identity.models import ACTIVE, Account, Guardianship, Institution, OAuthClient, Provider
 from service.identity.principal import Principal
@@ -153,6 +154,10 @@ def load_demo(
     summary.new_consent_requests = _load_consents(services, people, accounts, institutions, ward_index, seed, now,
                                                   advance)
     ConsentService(services).expire_due(utcnow())
+    stories = load_stories(services, [(people[i], accounts[i]) for i in sorted(accounts)], providers, seed, now)
+    notes = {story.login: story.note for story in stories}
+    summary.logins = [DemoLogin(login.username, login.role, f"{login.note}; {notes[login.username]}")
+                      if login.username in notes else login for login in summary.logins]
     summary.bank_credentials = _bank_credentials(services, institutions[INSTITUTIONS[0].key], summary,
                                                  credentials_file)
     _count(services, summary, providers, institutions)
@@ -196,7 +201,7 @@ def _load_organisations(
             found = s.execute(select(Provider).where(Provider.uscc == p.uscc)).scalar_one_or_none()  # type: ignore[arg-type]
         if found is None:
             done = register_provider(services, actor=DEMO_ACTOR, name=p.name, uscc=p.uscc,
-                                     provider_type=p.provider_type)
+                                     provider_type=p.provider_type, level=p.level)
             found = done.record
             summary.new_providers += 1
         assert isinstance(found, Provider)
@@ -208,7 +213,8 @@ def _load_organisations(
         if inst is None:
             allowed = sorted(code for code, p in purposes.items() if i.institution_type in p.institution_types)
             done = register_institution(services, actor=DEMO_ACTOR, name=i.name, uscc=i.uscc,
-                                        institution_type=i.institution_type, permitted_purposes=allowed)
+                                        institution_type=i.institution_type, permitted_purposes=allowed,
+                                        contact=i.contact)
             inst = done.record
             summary.new_institutions += 1
             if i.key == INSTITUTIONS[0].key:
@@ -323,18 +329,27 @@ def _register_batch(
         existing = set(s.execute(
             select(CreditRecord.idempotency_key).where(  # type: ignore[call-overload]
                 CreditRecord.provider_id.in_(provider_ids),  # type: ignore[attr-defined]
-                CreditRecord.idempotency_key.in_([r.key for r in batch]),  # type: ignore[union-attr]
+                CreditRecord.idempotency_key.in_(  # type: ignore[union-attr]
+                    [recorder.key_hash(providers[r.provider.key].id, r.key) for r in batch]),
             )
         ).scalars())
-    todo = [r for r in batch if r.key not in existing]
+    todo = [r for r in batch if recorder.key_hash(providers[r.provider.key].id, r.key) not in existing]
     if not todo:
         return 0
+    catalog = load_catalog()
+    # Serious lists decided by notice go through the listing procedure, one story each.
+    by_notice = [r for r in todo if catalog[r.request.item_code].listing == "notice"]
+    for r in by_notice:
+        list_by_notice(services, r.request, providers[r.provider.key], r.key)
+    direct = [r for r in todo if r not in by_notice]
+    if not direct:
+        return len(todo)
     with services.write_session() as s, s.begin():
         events: list[AuditEvent] = []
-        for r in todo:
+        for r in direct:
             provider = providers[r.provider.key]
             prepared = prepare(r.request, parse_resident_id(r.request.id_number), provider.provider_type,
-                               r.registered_on)
+                               r.registered_on, provider_level=provider.level)
             registered_at = datetime.combine(r.registered_on, time(9, 0), CHINA_STANDARD_TIME) + timedelta(
                 minutes=random.Random(r.key).randrange(0, 8 * 60))
             _, staged = recorder.stage(

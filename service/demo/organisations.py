@@ -33,6 +33,7 @@ class DemoProvider:
     provider_type: str
     abbreviation: str  # used in document numbers, e.g. 京朝市监罚〔2026〕12号
     uscc: str
+    level: str = "county"  # administrative level; county or above may decide a serious listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class DemoInstitution:
     main_purpose: str
     reason: str
     uscc: str
+    contact: str = "客服热线 010-6500 0000"  # shown to people before they grant (PIPL art. 23)
 
 
 PROVIDERS: tuple[DemoProvider, ...] = (
@@ -52,10 +54,10 @@ PROVIDERS: tuple[DemoProvider, ...] = (
     DemoProvider("market", "示范市朝阳区市场监督管理局", "market_regulation", "京朝市监", _uscc("11", 2)),
     DemoProvider("tax", "国家税务总局示范市朝阳区税务局", "tax", "京朝税", _uscc("11", 3)),
     DemoProvider("hr", "示范市朝阳区人力资源和社会保障局", "human_resources", "京朝人社", _uscc("11", 4)),
-    DemoProvider("education", "示范市教育考试院", "education", "京教考", _uscc("11", 5)),
+    DemoProvider("education", "示范市教育考试院", "education", "京教考", _uscc("11", 5), "prefectural"),
     DemoProvider("emergency", "示范市朝阳区应急管理局", "emergency_management", "京朝应急", _uscc("11", 6)),
     DemoProvider("fire", "示范市朝阳区消防救援支队", "fire_rescue", "京朝消", _uscc("11", 7)),
-    DemoProvider("drug", "示范市药品监督管理局", "drug_administration", "京药监", _uscc("11", 8)),
+    DemoProvider("drug", "示范市药品监督管理局", "drug_administration", "京药监", _uscc("11", 8), "prefectural"),
     DemoProvider("housing", "示范市朝阳区住房和城乡建设委员会", "housing", "京朝建", _uscc("11", 9)),
     DemoProvider("civil", "示范市朝阳区民政局", "civil_affairs", "京朝民", _uscc("11", 10)),
     DemoProvider("city", "示范市朝阳区城市管理综合行政执法局", "general_administration", "京朝城管", _uscc("11", 11)),

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from policies import CatalogItem, age_on, load_catalog, parse_resident_id
+from policies import CatalogItem, add_months, age_on, load_catalog, parse_resident_id
+from policies.records import period_of
 from service.demo.organisations import PROVIDERS, DemoProvider
 from service.records.service import NewRecord, RecordDocument
 from service.subjects.repository import SubjectData
@@ -134,20 +135,39 @@ def _document_number(doc_type: str, provider: DemoProvider, year: int, rng: rand
     return f"{provider.abbreviation}字〔{year}〕第{n}号"
 
 
-def _offset_days(item: CatalogItem, rng: random.Random) -> int:
+def _months_back(today: date, months: int) -> int:
+    """How many days back a decision was made whose ``months``-month period ends today."""
+    return (today - add_months(today, -months)).days
+
+
+def _offset_days(item: CatalogItem, severity: str | None, today: date, rng: random.Random) -> int:
     """How many days before today the decision was made."""
-    longest = item.max_disclosure_days
+    period = period_of(item, severity)
+    longest = _months_back(today, period.max_months)
     roll = rng.random()
-    if roll < 0.55:  # well inside the window
-        return rng.randrange(30, longest - 30)
+    if roll < 0.55 and longest > 40:  # well inside the window
+        return rng.randrange(10, longest - 10)
     if roll < 0.75:  # expired
-        return rng.randrange(longest, longest + 500)
+        return rng.randrange(longest + 1, longest + 500)
     if roll < 0.9:  # on an edge
-        edges = [longest - 1, longest, longest - 7]  # last visible day, expires today, a week left
-        if item.repairable and item.min_disclosure_days:
-            edges += [item.min_disclosure_days, item.min_disclosure_days - 1]  # repair opens today / tomorrow
+        edges = [longest, longest + 1, max(longest - 7, 0)]  # last visible day, gone today, a week left
+        if item.repairable and period.min_months:
+            shortest = _months_back(today, period.min_months)
+            edges += [shortest + 1, shortest]  # repair opens today / tomorrow
         return rng.choice(edges)
-    return rng.randrange(0, 30)  # registered recently
+    return rng.randrange(0, min(30, longest))  # registered recently
+
+
+def _severity(item: CatalogItem, rng: random.Random) -> str | None:
+    """Mostly the item's default class; sometimes a lighter or a heavier one it admits."""
+    if not item.negative:
+        return None
+    roll = rng.random()
+    if roll < 0.15 and "light" in item.severities:
+        return "light"
+    if roll > 0.85 and "severe" in item.severities:
+        return "severe"
+    return item.default_severity
 
 
 def _leniency(item: CatalogItem, rng: random.Random) -> tuple[str, ...]:
@@ -174,9 +194,11 @@ def plan_record(
     preferred = [d for d in docs if (d in _COURT_DOCUMENTS) == (provider.provider_type == "court")]
     doc_type = rng.choice(preferred or docs)
     birth = parse_resident_id(person.id_number).birth_date
-    days = _offset_days(item, rng) if offset is None else offset
+    severity = _severity(item, rng)
+    days = _offset_days(item, severity, today, rng) if offset is None else offset
     decision = today - timedelta(days=days)
-    earliest = _years_after(birth, 16)
+    # Nobody is listed as a minor; other records may be about a 16-year-old (and sealed if penalties).
+    earliest = _years_after(birth, 18 if item.minors == "refuse" else 16)
     if decision < earliest:
         decision = min(today, earliest + timedelta(days=rng.randrange(0, 200)))
     document_date = decision - timedelta(days=15 if doc_type == "court_judgment" else rng.randrange(0, 3))
@@ -196,6 +218,8 @@ def plan_record(
         procedure="general",
         first_violation_corrected=False,
         leniency=_leniency(item, rng),
+        severity=severity,
+        published=rng.random() < 0.4 if item.disclosure == "by_decision" else None,
     )
     return PlannedRecord(f"demo-{seed}-{ordinal}-{k}", ordinal, provider, request, registered_on)
 

@@ -29,6 +29,7 @@ from policies import (
     age_on,
     decide,
     decide_age_check,
+    decide_public_disclosure,
     known_purpose,
     load_consent_settings,
     load_masking_policy,
@@ -73,7 +74,12 @@ class SealedRecord(Protocol):
 
 @dataclass(frozen=True)
 class OpenedRecord:
-    """A record the decision allowed, with its sealed details opened."""
+    """A record the decision allowed, with its sealed details opened.
+
+    ``details`` holds the document number and the facts, and whatever else the record
+    carries sealed beside them in ``sealed_extras`` (a statement, objections kept with it):
+    ``(name, place, ciphertext)`` triples, opened under the same category grant.
+    """
 
     record: Any
     details: Mapping[str, str | None]
@@ -90,6 +96,7 @@ class ReadResult:
     fields: Mapping[str, str | None]
     audit_seq: int
     records: Sequence[OpenedRecord] = ()
+    texts: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,22 @@ class PendingRead:
     decision: Decision
     _fields: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     _records: Sequence[OpenedRecord] = field(default=(), repr=False)
+    _texts: Mapping[str, str | None] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    """Masked names and ID numbers of the subjects on one page of the public list, by
+    subject id, and the audit entry that records the page."""
+
+    fields: Mapping[str, Mapping[str, str | None]]
+    audit_seq: int
+
+
+def _record_parts(record: SealedRecord) -> list[tuple[str, FieldPlace, bytes | None]]:
+    parts = [(c.removesuffix("_ct"), FieldPlace("credit_records", c, record.id), getattr(record, c))
+             for c in RECORD_SEALED_COLUMNS]
+    return parts + list(getattr(record, "sealed_extras", ()))
 
 
 def _sealed(subject: SubjectRow, kind: str) -> SealedField:
@@ -191,6 +214,8 @@ class AccessGate:
         claim: Precondition | None = None,
         details: Mapping[str, Any] | None = None,
         only_fields: frozenset[str] | None = None,
+        decision: Decision | None = None,
+        texts: Mapping[str, SealedField] | None = None,
     ) -> PendingRead:
         """Decide one read of a subject's personal information, and if allowed decrypt
         and mask it; the result waits in a :class:`PendingRead` for its audit entry.
@@ -203,18 +228,27 @@ class AccessGate:
         or exhausted meanwhile); the entry is then a denial and nothing is returned.
         ``only_fields`` narrows the personal fields decrypted to those the response
         needs (data minimisation); the decision still bounds them.
+
+        ``decision`` replaces :func:`policies.decide` for reads it does not cover: a
+        provider reading what was filed about its record (``decide_case_read``), the
+        operator reviewing a complaint (``decide_complaint_review``). ``texts`` are further
+        sealed fields to open under the decision (each names the grant requirement it
+        needs, ``category:<code>``); they come back in :attr:`ReadResult.texts`.
         """
         now = now or utcnow()
         subject = load_subject(db, subject_id)
-        birth = None
-        if subject is not None and viewer.role == Role.GUARDIAN:
-            birth = self._birth_date(db, viewer, subject.id, subject.birth_date_ct)
-        decision = decide(
-            AccessRequest(
-                viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,
-                subject_birth_date=birth,
+        if decision is None:
+            birth = None
+            if subject is not None and viewer.role == Role.GUARDIAN:
+                birth = self._birth_date(db, viewer, subject.id, subject.birth_date_ct)
+            decision = decide(
+                AccessRequest(
+                    viewer=viewer, subject_id=subject_id, now=now, purpose=purpose, consent=consent,
+                    subject_birth_date=birth,
+                )
             )
-        )
+        elif decision.subject_id != subject_id or decision.role != viewer.role:
+            raise ValueError("the decision is about another subject or viewer")
         if decision.allowed and subject is None:
             decision = _denied(decision, "subject_unknown")
         base = {
@@ -235,18 +269,20 @@ class AccessGate:
         # One vault call for everything: the subject's data key is fetched and unwrapped once.
         sealed: dict[str, SealedField] = {k: _sealed(subject, k) for k in wanted}
         for record in allowed_records:
-            for column in RECORD_SEALED_COLUMNS:
-                sealed[f"{record.id}:{column}"] = SealedField(
-                    FieldPlace("credit_records", column, record.id), getattr(record, column),
-                    f"category:{record.category}",
-                )
+            for name, place, blob in _record_parts(record):
+                sealed[f"{record.id}:{name}"] = SealedField(place, blob, f"category:{record.category}")
+        extra = dict(texts or {})
+        sealed.update({f"text:{name}": item for name, item in extra.items()})
         plain = self._vault.decrypt(grant, db, subject_id, sealed)
         masked = {k: self._masking.mask(FieldKind(k), decision.role, plain[k]) for k in wanted}
         opened = [
-            OpenedRecord(record, {c.removesuffix("_ct"): plain[f"{record.id}:{c}"] for c in RECORD_SEALED_COLUMNS})
+            OpenedRecord(record, {name: plain[f"{record.id}:{name}"] for name, _, _ in _record_parts(record)})
             for record in allowed_records
         ]
-        payload = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened]}
+        opened_texts = {name: plain[f"text:{name}"] for name in extra}
+        payload: dict[str, Any] = {"fields": masked, "records": [{"id": r.record.id, **r.details} for r in opened]}
+        if opened_texts:
+            payload["texts"] = opened_texts
         audit_details = {
             **(details or {}),
             "fields": [k for k in wanted if masked[k] is not None],
@@ -256,7 +292,7 @@ class AccessGate:
         }
         event = AuditEvent(decision="allow", reason=decision.reason, details=audit_details, precondition=claim,
                            denied_details=dict(details or {}), **base)
-        return PendingRead(event, decision, masked, opened)
+        return PendingRead(event, decision, masked, opened, opened_texts)
 
     def complete(self, pending: PendingRead, entry: AuditEntry) -> ReadResult:
         """The read's result, now that ``entry`` (the committed entry of ``pending.event``)
@@ -269,7 +305,34 @@ class AccessGate:
         child(GATE_DECISIONS, "allow" if allowed else "deny", entry.reason).inc()
         if not allowed:
             raise AccessDenied(entry.reason, entry.seq)
-        return ReadResult(pending.decision, pending._fields, entry.seq, pending._records)
+        return ReadResult(pending.decision, pending._fields, entry.seq, pending._records, pending._texts)
+
+    def read_public_list(
+        self, db: RawConnection, listed: Sequence[str], *, request_id: str | None,
+        describe: Callable[[Mapping[str, Mapping[str, str | None]]], Mapping[str, Any]],
+    ) -> PublicPage:
+        """Names and ID numbers, masked for the public, of subjects on the public serious
+        list (the caller has established, with ``policies.records.publicly_listed``, that
+        each has a record on it today). ``describe`` gets the masked values and returns
+        the page's audit details (the records served); one audit entry records the page,
+        and nothing is returned before it is committed."""
+        shown: dict[str, dict[str, str | None]] = {}
+        for subject_id in dict.fromkeys(listed):
+            decision = decide_public_disclosure(subject_id, listed=True)
+            subject = load_subject(db, subject_id)
+            if subject is None:
+                continue
+            kinds = sorted(k for k in SUBJECT_FIELD_COLUMNS if k in decision.fields)
+            plain = self._vault.decrypt(issue(decision), db, subject_id, {k: _sealed(subject, k) for k in kinds})
+            shown[subject_id] = {k: self._masking.mask(FieldKind(k), Role.PUBLIC, plain[k]) for k in kinds}
+        event = AuditEvent(
+            actor_type=Role.PUBLIC.value, actor_id="anonymous", action="public_list.read", decision="allow",
+            reason="public_disclosure", request_id=request_id,
+            details={**describe(shown), "subjects_opened": sorted(shown)},
+        )
+        entry = self._writer.append(event)
+        child(GATE_DECISIONS, "allow", "public_disclosure").inc()
+        return PublicPage(shown, entry.seq)
 
 
 def _denied(decision: Decision, reason: str) -> Decision:

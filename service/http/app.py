@@ -29,8 +29,10 @@ from service.http.system import MetricsListener, health, live, metrics, root
 from service.identity.guards import provide_principal
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
+from service.public.routes import PUBLIC_HANDLERS
 from service.query.routes import FAST_ROUTES, QUERY_HANDLERS
 from service.records.routes import RECORD_HANDLERS
+from service.remedies.routes import REMEDY_HANDLERS
 from service.runtime import Services, build_services
 
 
@@ -116,6 +118,8 @@ def create_app(
             *CONSENT_HANDLERS,
             *QUERY_HANDLERS,
             *RECORD_HANDLERS,
+            *REMEDY_HANDLERS,
+            *PUBLIC_HANDLERS,
             *extra_handlers,
         ],
         dependencies={

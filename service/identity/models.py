@@ -69,6 +69,9 @@ class Institution(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     status_changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    #: How people reach the institution (a service line, an office address): shown in the
+    #: notice before a grant (PIPL art. 23). Public; never a person's mobile number.
+    contact: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Provider(SQLModel, table=True):
@@ -84,6 +87,9 @@ class Provider(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     status_changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    #: Administrative level (catalog ``[provider_levels]``); a serious listing needs county
+    #: level or above. None when not registered: such a provider cannot list.
+    level: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
 
 
 class OAuthClient(SQLModel, table=True):

@@ -12,8 +12,10 @@ from litestar.params import HeaderParameter, JSONBody
 
 from policies import InvalidIdentifier, RecordRuleError, Role
 from service.db.types import utcnow
+from service.fields import InvalidField
 from service.http.body import strict_body
 from service.http.context import current_request_id
+from service.http.fields import field_problem
 from service.http.problems import ProblemError
 from service.identity.guards import AuthenticationRequired, require_roles
 from service.identity.principal import Principal
@@ -32,6 +34,7 @@ from service.runtime import Services
 Caller = NamedDependency[Principal]
 Svc = NamedDependency[Services]
 Leniency = Literal["minor", "force_majeure", "not_intentional", "slight"]
+Severity = Literal["light", "ordinary", "severe"]
 
 
 class DocumentBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,7 +48,10 @@ class DocumentBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class RecordBody(msgspec.Struct, forbid_unknown_fields=True):
     """A record registration. ``leniency`` holds distinct flags; ``minor`` is added by the service
-    when the person was under 18 on the decision date."""
+    when the person was under 18 on the decision date. ``severity`` is the class of dishonesty
+    information (NDRC Order 36) where the item admits several (its default otherwise);
+    ``published`` says whether the deciding department publishes it, for items published by
+    decision (《行政处罚法》第四十八条)."""
 
     id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -56,6 +62,8 @@ class RecordBody(msgspec.Struct, forbid_unknown_fields=True):
     procedure: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
     first_violation_corrected: bool
     leniency: Annotated[list[Leniency], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
+    severity: Severity | None = None
+    published: bool | None = None
 
 
 def _invalid(field: str, message: str) -> ProblemError:
@@ -66,16 +74,13 @@ def _invalid(field: str, message: str) -> ProblemError:
 def _new_record(body: RecordBody) -> NewRecord:
     if len(set(body.leniency)) != len(body.leniency):
         raise _invalid("leniency", "leniency flags must be distinct")
-    for field, value in (("name", body.name), ("facts", body.facts), ("document.number", body.document.number),
-                         ("document.authority", body.document.authority)):
-        if not value.strip():
-            raise _invalid(field, "must not be blank")
     doc = body.document
     return NewRecord(
         id_number=body.id_number, name=body.name, item_code=body.item_code,
         document=RecordDocument(type=doc.type, number=doc.number, authority=doc.authority, date=doc.date),
         decision_date=body.decision_date, facts=body.facts, procedure=body.procedure,
         first_violation_corrected=body.first_violation_corrected, leniency=tuple(body.leniency),
+        severity=body.severity, published=body.published,
     )
 
 
@@ -118,6 +123,8 @@ def register_record(
         raise ProblemError(400, exc.code, str(exc)) from None
     except RecordRuleError as exc:
         raise ProblemError(exc.status, exc.code, str(exc)) from None
+    except InvalidField as exc:
+        raise field_problem(exc) from None
     except RecordConflict as exc:
         raise ProblemError(409, exc.code, exc.detail) from None
     except ProviderInactive:

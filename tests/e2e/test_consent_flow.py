@@ -9,6 +9,7 @@ consent active; the person revokes it; the bank sees it revoked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -52,6 +53,7 @@ def test_consent_flow_end_to_end(http: TestClient[Any], services: Services) -> N
         "name": "示例商业银行", "uscc": new_uscc(), "type": "bank",
         "permitted_purposes": ["loan_approval", "credit_card_approval"],
         "auth_method": "private_key_jwt", "jwk": key.as_dict(private=False),
+        "contact": "客服热线 95500；北京市西城区金融大街示例号",
     }), 201)
     assert "client_secret" not in json.dumps(bank["client"]) or bank["client"].get("client_secret") is None
     client_id = bank["client"]["client_id"]
@@ -88,6 +90,12 @@ def test_consent_flow_end_to_end(http: TestClient[Any], services: Services) -> N
     shown = pending[0]
     assert shown["institution"]["name"] == "示例商业银行" and shown["purpose"]["name"] == "贷款审批"
     assert shown["max_queries"] == 3 and shown["for"] == "self"
+    # The notice states what PIPL arts. 17 and 23 require, in one text whose hash the receipt carries.
+    notice = shown["notice"]
+    for part in ("示例商业银行", "客服热线 95500", "贷款审批", "个人住房贷款审批", "处理方式", "基本信息",
+                 "保存期限", "撤回", "异议", "自授权之日起30日", "3次"):
+        assert part in notice, part
+    assert shown["notice_sha256"] == hashlib.sha256(notice.encode("utf-8")).hexdigest()
 
     granted = _ok(http.post(f"/v1/me/consent-requests/{request['id']}/grant", headers=me, json={
         "categories": ["identity", "judicial_enforcement"], "valid_days": 7, "max_queries": 1,
@@ -103,6 +111,7 @@ def test_consent_flow_end_to_end(http: TestClient[Any], services: Services) -> N
     assert claims["consent_id"] == consent["id"] and claims["max_queries"] == 1
     assert claims["categories"] == ["identity", "judicial_enforcement"]
     assert claims["institution"]["id"] == bank["id"]
+    assert claims["terms_sha256"] == hashlib.sha256(notice.encode("utf-8")).hexdigest()
     tampered = granted["receipt"][:-6] + ("A" if granted["receipt"][-6] != "A" else "B") + granted["receipt"][-5:]
     with pytest.raises(Exception):  # noqa: B017 - any verification failure will do
         jws.deserialize_compact(tampered, jwks, registry=StrictJWSRegistry(["EdDSA"]))

@@ -14,6 +14,9 @@ from policies.access import (
     decide,
     decide_age_check,
     decide_birth_date_sealing,
+    decide_case_read,
+    decide_complaint_review,
+    decide_public_disclosure,
 )
 from policies.masking import FieldKind, Role, load_masking_policy, parse_masking_policy
 from policies.purposes import ConsentSettings, Purpose, load_categories, load_purposes
@@ -24,6 +27,8 @@ SUBJECT = "subj-1"
 INSTITUTION = "inst-1"
 # Every field a viewer can be shown (the birth date never is).
 ALL_FIELDS = frozenset(FieldKind) - {FieldKind.BIRTH_DATE}
+# Contact fields are not catalog information: an institution sees name and ID number only.
+IDENTITY_FIELDS = frozenset({FieldKind.ID_NUMBER, FieldKind.NAME})
 ALL_CATEGORIES = frozenset(load_categories())
 LOAN = load_purposes()["loan_approval"]
 
@@ -94,6 +99,11 @@ def test_reason_codes_are_stable() -> None:
         "consent_exhausted",
         "consent_not_active",
         "role_not_permitted",
+        "record_provider",
+        "not_record_provider",
+        "complaint_review",
+        "public_disclosure",
+        "not_public",
     }
 
 
@@ -108,7 +118,7 @@ def test_institution_allowed_with_intersection_of_categories() -> None:
         subject_id=SUBJECT,
         role=Role.INSTITUTION,
         categories=frozenset({"identity", "judicial_enforcement"}),
-        fields=ALL_FIELDS,
+        fields=IDENTITY_FIELDS,
         consent_id="cons-1",
         purpose="loan_approval",
     )
@@ -132,12 +142,19 @@ def test_intersection_uses_injected_purposes() -> None:
 
 
 def test_fields_follow_masking_visibility(masking_data: dict[str, Any]) -> None:
-    masking_data["fields"]["mobile"]["institution"] = {"kind": "hidden"}
-    masking_data["fields"]["address"]["institution"] = {"kind": "hidden"}
+    masking_data["fields"]["name"]["institution"] = {"kind": "hidden"}
     policy = parse_masking_policy(masking_data, "test")
     decision = decide(inst_request(), masking=policy)
     assert decision.allowed
-    assert decision.fields == {FieldKind.ID_NUMBER, FieldKind.NAME, FieldKind.BANK_CARD}
+    assert decision.fields == {FieldKind.ID_NUMBER}
+
+
+def test_institutions_never_get_contact_fields() -> None:
+    # Whatever categories the consent names, mobile, bank card and address stay closed.
+    wide = consent(categories=ALL_CATEGORIES)
+    decision = decide(inst_request(consent=wide))
+    assert decision.allowed
+    assert decision.fields == IDENTITY_FIELDS
 
 
 # --- institution: deny reasons ----------------------------------------------
@@ -449,3 +466,44 @@ def test_birth_date_sealing_opens_the_id_number_only() -> None:
 def test_no_viewer_is_ever_shown_the_birth_date() -> None:
     policy = load_masking_policy()
     assert all(FieldKind.BIRTH_DATE not in policy.visible_fields(role) for role in Role)
+
+
+# --- remedies: the provider of a record, the operator, the public --------------
+
+
+def provider(actor_id: str = "prov-1") -> Viewer:
+    return Viewer(role=Role.PROVIDER, actor_id=actor_id)
+
+
+def test_the_record_provider_reads_its_case_in_the_record_category_only() -> None:
+    decision = decide_case_read(provider(), SUBJECT, record_provider_id="prov-1", category="tax")
+    assert decision.allowed and decision.reason is Reason.RECORD_PROVIDER
+    assert decision.categories == {"tax"}
+    assert decision.fields == IDENTITY_FIELDS  # masked for the provider role, no contact fields
+    assert decision.role is Role.PROVIDER
+
+
+@pytest.mark.parametrize("viewer", [
+    Viewer(role=Role.PROVIDER, actor_id="prov-2"),
+    Viewer(role=Role.INSTITUTION, actor_id="prov-1"),
+    Viewer(role=Role.OPERATOR, actor_id="prov-1"),
+    Viewer(role=Role.SUBJECT, actor_id="acct", subject_id=SUBJECT),
+])
+def test_nobody_else_reads_a_providers_case(viewer: Viewer) -> None:
+    assert_denied(decide_case_read(viewer, SUBJECT, record_provider_id="prov-1", category="tax"),
+                  Reason.NOT_RECORD_PROVIDER)
+
+
+def test_the_operator_reviews_complaints_without_personal_fields() -> None:
+    decision = decide_complaint_review(Viewer(role=Role.OPERATOR, actor_id="op"), SUBJECT, category="labor")
+    assert decision.allowed and decision.reason is Reason.COMPLAINT_REVIEW
+    assert decision.categories == {"labor"}
+    assert decision.fields == frozenset()  # the operator masking hides every field
+    assert_denied(decide_complaint_review(provider(), SUBJECT, category="labor"), Reason.ROLE_NOT_PERMITTED)
+
+
+def test_public_disclosure_only_for_a_listed_subject() -> None:
+    listed = decide_public_disclosure(SUBJECT, listed=True)
+    assert listed.allowed and listed.role is Role.PUBLIC and listed.reason is Reason.PUBLIC_DISCLOSURE
+    assert listed.fields == IDENTITY_FIELDS and listed.categories == frozenset()
+    assert_denied(decide_public_disclosure(SUBJECT, listed=False), Reason.NOT_PUBLIC)

@@ -30,7 +30,9 @@ ADDRESS = "北京市朝阳区建国路88号"
 SAMPLES = {F.ID_NUMBER: ID, F.NAME: NAME, F.MOBILE: MOBILE, F.BANK_CARD: CARD, F.ADDRESS: ADDRESS,
            F.BIRTH_DATE: "1949-12-31"}
 
-# DESIGN §4, with provider = institution and operator = never shown.
+# DESIGN §4, with provider = institution and operator = never shown. Contact fields
+# (mobile, bank card, address) are not catalog information: institutions and providers
+# never see them.
 EXPECTED: dict[tuple[FieldKind, Role], str | None] = {
     (F.ID_NUMBER, R.SUBJECT): "110105********002X",
     (F.ID_NUMBER, R.GUARDIAN): "110105********002X",
@@ -48,24 +50,24 @@ EXPECTED: dict[tuple[FieldKind, Role], str | None] = {
     (F.NAME, R.OPERATOR): None,
     (F.MOBILE, R.SUBJECT): "13812345678",
     (F.MOBILE, R.GUARDIAN): "138****5678",
-    (F.MOBILE, R.INSTITUTION): "138****5678",
+    (F.MOBILE, R.INSTITUTION): None,
     (F.MOBILE, R.PUBLIC): None,
     (F.MOBILE, R.AUDITOR): None,
-    (F.MOBILE, R.PROVIDER): "138****5678",
+    (F.MOBILE, R.PROVIDER): None,
     (F.MOBILE, R.OPERATOR): None,
     (F.BANK_CARD, R.SUBJECT): "622202*********0123",
     (F.BANK_CARD, R.GUARDIAN): "622202*********0123",
-    (F.BANK_CARD, R.INSTITUTION): "622202*********0123",
+    (F.BANK_CARD, R.INSTITUTION): None,
     (F.BANK_CARD, R.PUBLIC): None,
     (F.BANK_CARD, R.AUDITOR): None,
-    (F.BANK_CARD, R.PROVIDER): "622202*********0123",
+    (F.BANK_CARD, R.PROVIDER): None,
     (F.BANK_CARD, R.OPERATOR): None,
     (F.ADDRESS, R.SUBJECT): "北京市朝阳区建国路88号",
     (F.ADDRESS, R.GUARDIAN): "北京市朝阳区******",
-    (F.ADDRESS, R.INSTITUTION): "北京市朝阳区******",
+    (F.ADDRESS, R.INSTITUTION): None,
     (F.ADDRESS, R.PUBLIC): None,
     (F.ADDRESS, R.AUDITOR): None,
-    (F.ADDRESS, R.PROVIDER): "北京市朝阳区******",
+    (F.ADDRESS, R.PROVIDER): None,
     (F.ADDRESS, R.OPERATOR): None,
     # Kept apart for age rules only; nobody is shown it.
     **{(F.BIRTH_DATE, role): None for role in R},
@@ -142,11 +144,11 @@ def test_name_cases(policy: MaskingPolicy, role: Role, name: str, expected: str)
         (F.ID_NUMBER, R.PUBLIC, "1", "*"),
         (F.MOBILE, R.GUARDIAN, "1381234", "138****"),
         (F.MOBILE, R.GUARDIAN, "12", "1*"),
-        (F.BANK_CARD, R.INSTITUTION, "6222021234", "622202****"),
+        (F.BANK_CARD, R.GUARDIAN, "6222021234", "622202****"),
         (F.ADDRESS, R.GUARDIAN, "北京市", "北京*"),
         (F.ADDRESS, R.GUARDIAN, "北京市朝阳区", "北京市朝阳*"),
-        (F.ADDRESS, R.INSTITUTION, "北京市朝阳区1", "北京市朝阳区*"),
-        (F.ADDRESS, R.INSTITUTION, "", ""),
+        (F.ADDRESS, R.GUARDIAN, "北京市朝阳区1", "北京市朝阳区*"),
+        (F.ADDRESS, R.GUARDIAN, "", ""),
         (F.ADDRESS, R.SUBJECT, "", ""),
     ],
 )
@@ -175,7 +177,7 @@ def test_masking_preserves_length_and_hides_something(pair: tuple[FieldKind, Rol
 
 
 def test_hiding_pairs_is_not_trivially_empty() -> None:
-    assert len(HIDING_PAIRS) >= 15
+    assert len(HIDING_PAIRS) >= 9
 
 
 def test_mask_rule_direct() -> None:
@@ -198,6 +200,17 @@ def test_rules_are_read_only(policy: MaskingPolicy) -> None:
 
 
 # --- validation -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["mobile", "bank_card", "address"])
+@pytest.mark.parametrize("role", ["institution", "public"])
+def test_contact_fields_can_never_be_shown_to_institutions_or_the_public(
+    masking_data: dict[str, Any], field: str, role: str
+) -> None:
+    masking_data["fields"][field][role] = {"kind": "keep", "keep_first": 3, "keep_last": 4}
+    error = parse_error(masking_data)
+    assert error.key == f"fields.{field}.{role}.kind"
+    assert "not catalog information" in str(error)
 
 
 def parse_error(data: dict[str, Any]) -> PolicyDataError:

@@ -1,4 +1,4 @@
-"""Chinese working days, the uncovered-year fallback, and the deadline settings."""
+"""Chinese working days, the uncovered-year fallback and provisional deadlines."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policies.catalog import AnswerPeriod
 from policies.errors import PolicyDataError
 from policies.workdays import (
-    Deadlines,
+    Deadline,
     HolidayYear,
     add_workdays,
+    deadline_after,
     is_workday,
-    load_deadlines,
     load_holidays,
-    parse_deadlines,
+    package_covers,
     parse_holidays,
+    workday_deadline,
 )
 
 SOURCE = "data/holidays.toml"
@@ -96,12 +98,43 @@ def test_zero_and_negative() -> None:
         add_workdays(date(2026, 10, 3), -1)
 
 
-def test_deadline_settings() -> None:
-    assert load_deadlines() == Deadlines(objection_answer_workdays=3, repair_decision_workdays=5)
-    assert load_deadlines() is load_deadlines()
+def test_deadlines_count_from_the_day_after_filing() -> None:
+    # Filed on a Monday: the first working day counted is Tuesday.
+    monday = date(2026, 3, 9)
+    assert workday_deadline(monday, 3) == Deadline(date(2026, 3, 12), provisional=False)
+    assert workday_deadline(monday, 1).due == date(2026, 3, 10)
+
+
+def test_calendar_day_periods() -> None:
+    fifteen_days = AnswerPeriod(days=15, unit="days", basis="x")
+    assert deadline_after(date(2026, 12, 30), fifteen_days) == Deadline(date(2027, 1, 14), provisional=False)
+    three_workdays = AnswerPeriod(days=3, unit="workdays", basis="x")
+    assert deadline_after(date(2026, 3, 13), three_workdays) == Deadline(date(2026, 3, 18))
 
 
 # --- uncovered years --------------------------------------------------------------
+
+
+def test_2027_is_not_covered_by_the_package_yet() -> None:
+    assert package_covers(2026)
+    assert not package_covers(2027)
+
+
+def test_an_objection_across_new_year_is_provisional() -> None:
+    # Filed Wednesday 2026-12-30: Thursday 12-31 counts; 2027-01-01 is a statutory holiday;
+    # Monday 01-04 and Tuesday 01-05 complete three working days. 2027's schedule is a guess.
+    due = workday_deadline(date(2026, 12, 30), 3)
+    assert due == Deadline(date(2027, 1, 5), provisional=True, guessed_years=frozenset({2027}))
+    # Entirely inside 2026: not provisional.
+    assert workday_deadline(date(2026, 12, 28), 3) == Deadline(date(2026, 12, 31))
+
+
+def test_statutory_days_of_2027_are_holidays() -> None:
+    for day in (date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 8), date(2027, 4, 5), date(2027, 5, 1),
+                date(2027, 6, 9), date(2027, 9, 15), date(2027, 10, 1), date(2027, 10, 3)):
+        assert not is_workday(day), day
+    assert is_workday(date(2027, 2, 9))  # the Tuesday after Spring Festival: no bridging known
+    assert not is_workday(date(2027, 1, 2))  # an ordinary Saturday
 
 
 def test_year_2099_does_not_crash() -> None:
@@ -117,13 +150,18 @@ def test_years_before_the_package_do_not_crash() -> None:
 
 
 def test_deadline_across_the_coverage_boundary() -> None:
-    # 2026-12-31 is covered, 2027 may not be: the walk crosses the boundary without error.
-    due = add_workdays(date(2026, 12, 31), 5)
-    assert date(2027, 1, 7) <= due <= date(2027, 1, 31)
+    # 2026-12-31 is covered, 2027 is not: the walk crosses the boundary without error.
+    due = workday_deadline(date(2026, 12, 31), 5)
+    assert due == Deadline(date(2027, 1, 8), provisional=True, guessed_years=frozenset({2027}))
+    assert workday_deadline(date(2099, 3, 2), 2).provisional  # a year listed nowhere: weekends only, a guess
 
 
-def test_packaged_fallback_table_is_empty_until_a_year_is_known() -> None:
-    assert dict(load_holidays()) == {}
+def test_packaged_fallback_table_holds_the_statutory_days_of_2027() -> None:
+    table = load_holidays()
+    assert set(table) == {2027}
+    assert table[2027].provisional
+    assert table[2027].workdays == frozenset()
+    assert len(table[2027].holidays) == 13  # 1 + 4 + 1 + 2 + 1 + 1 + 3 days (国务院令第795号)
 
 
 FALLBACK = {
@@ -133,6 +171,13 @@ FALLBACK = {
         workdays=frozenset({date(2099, 1, 4)}),  # a Sunday
     )
 }
+
+
+def test_an_official_fallback_year_is_not_provisional() -> None:
+    # Counting Wednesday 2098-12-31 (a year listed nowhere) makes the deadline a guess.
+    assert workday_deadline(date(2098, 12, 30), 2, fallback=FALLBACK) == Deadline(
+        date(2099, 1, 4), provisional=True, guessed_years=frozenset({2098}))
+    assert workday_deadline(date(2099, 1, 1), 2, fallback=FALLBACK) == Deadline(date(2099, 1, 5))
 
 
 def test_fallback_table_applies_to_uncovered_years() -> None:
@@ -176,38 +221,39 @@ def _holidays_error(data: dict[str, Any]) -> PolicyDataError:
     return info.value
 
 
-def _deadlines_error(data: dict[str, Any]) -> PolicyDataError:
-    with pytest.raises(PolicyDataError) as info:
-        parse_deadlines(data, SOURCE)
-    return info.value
-
-
 def test_packaged_file_parses(data: dict[str, Any]) -> None:
     assert parse_holidays(data, SOURCE) == load_holidays()
-    assert parse_deadlines(data, SOURCE) == load_deadlines()
     text = resources.files("policies").joinpath("data", "holidays.toml").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    assert lines[0] == "version = 1"
+    assert lines[0] == "version = 2"
 
 
 def test_a_valid_year_parses(data: dict[str, Any]) -> None:
-    data["years"]["2099"] = {"holidays": [date(2099, 1, 1), date(2099, 1, 2)], "workdays": [date(2099, 1, 4)]}
+    data["years"] = {"2099": {"source": "official", "holidays": [date(2099, 1, 1), date(2099, 1, 2)],
+                              "workdays": [date(2099, 1, 4)]}}
     assert parse_holidays(data, SOURCE) == FALLBACK
+    data["years"]["2099"]["source"] = "statutory"
+    data["years"]["2099"]["workdays"] = []
+    assert parse_holidays(data, SOURCE)[2099].provisional
 
 
 @pytest.mark.parametrize(
     ("entry", "key"),
     [
-        ({"holidays": [date(2098, 12, 31)], "workdays": []}, "years.2099.holidays[0]"),
-        ({"holidays": [date(2099, 1, 1), date(2099, 1, 1)], "workdays": []}, "years.2099.holidays[1]"),
-        ({"holidays": ["2099-01-01"], "workdays": []}, "years.2099.holidays[0]"),
-        ({"holidays": [datetime(2099, 1, 1, 0, 0)], "workdays": []}, "years.2099.holidays[0]"),
-        ({"holidays": "2099-01-01", "workdays": []}, "years.2099.holidays"),
-        ({"workdays": []}, "years.2099.holidays"),
-        ({"holidays": []}, "years.2099.workdays"),
-        ({"holidays": [date(2099, 1, 3)], "workdays": [date(2099, 1, 3)]}, "years.2099.workdays"),
-        ({"holidays": [], "workdays": [date(2099, 1, 5)]}, "years.2099.workdays"),  # a Monday
-        ({"holidays": [], "workdays": [], "extra": []}, "years.2099.extra"),
+        ({"source": "official", "holidays": [date(2098, 12, 31)], "workdays": []}, "years.2099.holidays[0]"),
+        ({"source": "official", "holidays": [date(2099, 1, 1), date(2099, 1, 1)], "workdays": []},
+         "years.2099.holidays[1]"),
+        ({"source": "official", "holidays": ["2099-01-01"], "workdays": []}, "years.2099.holidays[0]"),
+        ({"source": "official", "holidays": [datetime(2099, 1, 1, 0, 0)], "workdays": []}, "years.2099.holidays[0]"),
+        ({"source": "official", "holidays": "2099-01-01", "workdays": []}, "years.2099.holidays"),
+        ({"source": "official", "workdays": []}, "years.2099.holidays"),
+        ({"source": "official", "holidays": []}, "years.2099.workdays"),
+        ({"source": "official", "holidays": [date(2099, 1, 3)], "workdays": [date(2099, 1, 3)]}, "years.2099.workdays"),
+        ({"source": "official", "holidays": [], "workdays": [date(2099, 1, 5)]}, "years.2099.workdays"),  # a Monday
+        ({"source": "official", "holidays": [], "workdays": [], "extra": []}, "years.2099.extra"),
+        ({"holidays": [], "workdays": []}, "years.2099.source"),
+        ({"source": "rumour", "holidays": [], "workdays": []}, "years.2099.source"),
+        ({"source": "statutory", "holidays": [], "workdays": [date(2099, 1, 4)]}, "years.2099.workdays"),
     ],
 )
 def test_year_validation(data: dict[str, Any], entry: dict[str, Any], key: str) -> None:
@@ -217,7 +263,7 @@ def test_year_validation(data: dict[str, Any], entry: dict[str, Any], key: str) 
 
 @pytest.mark.parametrize("year", ["99", "20x9", "２０９９"])
 def test_year_keys_are_four_digits(data: dict[str, Any], year: str) -> None:
-    data["years"][year] = {"holidays": [], "workdays": []}
+    data["years"][year] = {"source": "official", "holidays": [], "workdays": []}
     assert _holidays_error(data).key == f"years.{year}"
 
 
@@ -229,22 +275,3 @@ def test_holidays_file_shape(data: dict[str, Any]) -> None:
     assert _holidays_error(data).key == "years"
     del data["version"]
     assert _holidays_error(data).key == "version"
-
-
-@pytest.mark.parametrize("key", ["objection_answer_workdays", "repair_decision_workdays"])
-@pytest.mark.parametrize("bad", [0, -1, True, "3", None])
-def test_deadline_validation(data: dict[str, Any], key: str, bad: object) -> None:
-    if bad is None:
-        del data["deadlines"][key]
-    else:
-        data["deadlines"][key] = bad
-    err = _deadlines_error(data)
-    assert err.key == f"deadlines.{key}"
-    assert str(err).startswith(f"{SOURCE}: deadlines.{key}: ")
-
-
-def test_deadlines_table(data: dict[str, Any]) -> None:
-    data["deadlines"]["complaint_workdays"] = 10
-    assert _deadlines_error(data).key == "deadlines.complaint_workdays"
-    del data["deadlines"]
-    assert _deadlines_error(data).key == "deadlines"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ from service.consent.service import (
     shown_terms,
 )
 from service.db.raw import of_session
-from service.documents.signing import sha256_hex, verify_document
+from service.documents.signing import verify_document
 from service.identity.models import Institution
 from service.identity.principal import Principal
 from tests.service.consent.conftest import World
@@ -85,7 +86,10 @@ def test_grant_narrowed_with_verifiable_receipt(world: World) -> None:
     with world.services.session() as s:
         inst = s.get(Institution, world.bank.institution_id)
         assert inst is not None
-        assert receipt["terms_sha256"] == sha256_hex(shown_terms(req, inst, "个人住房贷款审批"))
+        shown = shown_terms(req, inst, "个人住房贷款审批")
+        # The hash covers exactly the notice text the person was shown (PIPL arts. 17 and 23).
+        assert receipt["terms_sha256"] == hashlib.sha256(shown["notice"].encode("utf-8")).hexdigest()
+        assert receipt["terms_sha256"] == shown["notice_sha256"]
     assert receipt["consent_id"] == consent.id and receipt["max_queries"] == 2
     assert receipt["categories"] == ["identity"] and receipt["subject"] == world.adult.subject_id
     with pytest.raises(ValueError):

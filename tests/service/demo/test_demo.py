@@ -21,6 +21,7 @@ from service.http.app import create_app
 from service.identity.models import Account, Guardianship, Institution, OAuthClient, Provider
 from service.identity.passwords import verify_password
 from service.records.models import CreditRecord
+from service.remedies.models import Complaint, ListingNotice, Objection, Repair
 from service.runtime import Services
 from service.subjects.models import Subject
 from tests.service.identity.tokens import client_credentials_token
@@ -28,7 +29,7 @@ from tests.service.identity.tokens import client_credentials_token
 COUNT = 40
 
 TABLES: tuple[Any, ...] = (Subject, Provider, Institution, Account, Guardianship, OAuthClient, CreditRecord,
-                           ConsentRequest, Consent, AuditEntryRow)
+                           ConsentRequest, Consent, AuditEntryRow, Objection, Complaint, Repair, ListingNotice)
 
 
 def _counts(services: Services) -> dict[str, int]:
@@ -74,6 +75,26 @@ def test_the_demo_loads_once_and_covers_every_state(services: Services, tmp_path
     # Uses went through the governed query path.
     assert any(c.uses == 1 and c.state == "active" for c in consents)
     assert any(c.state == "exhausted" and c.uses == c.max_uses for c in consents)
+
+    # One remedy in each state, on the demo logins.
+    with services.session() as s:
+        objections = list(s.execute(select(Objection)).scalars())
+        complaints = list(s.execute(select(Complaint)).scalars())
+        repairs = list(s.execute(select(Repair)).scalars())
+        notices = list(s.execute(select(ListingNotice)).scalars())
+    assert {o.state for o in objections} == {"open", "rejected"}
+    assert [c.state for c in complaints] == ["open"]
+    assert [r.state for r in repairs] == ["approved"] and any(r.state == "repaired" for r in records)
+    assert any(n.state == "notified" and n.window_closes >= today for n in notices)
+    assert any(n.state == "listed" for n in notices)
+    # Serious lists decided by notice went through the notice procedure, every one.
+    listed_by_notice = {r.id for r in records if catalog[r.item_code].listing == "notice"}
+    assert listed_by_notice and listed_by_notice == {n.record_id for n in notices if n.state == "listed"}
+    notes = {login.username: login.note for login in first.logins}
+    assert "open objection" in notes["demo.subject1"] and "complaint" in notes["demo.subject2"]
+    with TestClient(create_app(services=services)) as http:
+        public = http.get("/v1/public/serious-list").json()
+    assert public["total"] >= 1
 
     pk = services.keyring.signing_key("audit").public_key()
     assert verify_database(services.engine, {key_id_for(pk): pk}).ok

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from policies import ConsentView, Role, Viewer, make_resident_id
+from policies import ConsentView, Role, Viewer, decide_case_read, make_resident_id
 from service.audit_log.models import AuditEntryRow
 from service.audit_log.writer import AuditUnavailable
+from service.crypto.vault import FieldPlace, SealedField
 from service.db.engine import make_engine
 from service.db.raw import raw_connection
 from service.documents.signing import sha256_hex
 from service.gate.access import AccessDenied
+from service.gate.grant import GateViolation
 from service.runtime import Services
 from service.subjects.repository import SubjectData, register_subject
 
@@ -74,7 +76,8 @@ def test_institution_with_active_consent_sees_institution_masking(services: Serv
                                             purpose="loan_approval", consent=consent, now=NOW)
     assert result.fields["name"] == "张*丰"
     assert result.fields["id_number"] == "110***********002X"
-    assert result.fields["mobile"] == "138****8000"
+    # Contact fields are not catalog information: never opened for an institution.
+    assert set(result.fields) == {"name", "id_number"}
     other = Viewer(role=Role.INSTITUTION, actor_id="inst-2", institution_type="bank",
                    permitted_purposes=frozenset({"loan_approval"}))
     with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
@@ -119,3 +122,53 @@ def test_fail_closed_when_the_audit_log_cannot_commit(services: Services, tmp_pa
         services.writer._engine = services.engine  # type: ignore[attr-defined]
         broken.dispose()
     assert len(_entries(services)) == before
+
+
+# --- decisions that decide() does not make: the provider of a record, the public list --------------
+
+
+def _sealed_text(services: Services, sid: str, text: str) -> SealedField:
+    with services.session() as s, s.begin():
+        (blob,) = services.vault.encrypt(s, sid, [(FieldPlace("remedy_objections", "reason_ct", "o-1"), text)])
+    return SealedField(FieldPlace("remedy_objections", "reason_ct", "o-1"), blob, "category:tax")
+
+
+def test_a_case_read_opens_its_texts_under_the_decision_and_is_audited(services: Services) -> None:
+    sid = _register(services, ADULT)
+    sealed = _sealed_text(services, sid, "异议理由")
+    provider = Viewer(role=Role.PROVIDER, actor_id="prov-1")
+    decision = decide_case_read(provider, sid, record_provider_id="prov-1", category="tax")
+    with raw_connection(services.engine) as s:
+        result = services.gate.read_subject(s, viewer=provider, subject_id=sid, request_id=None, decision=decision,
+                                            texts={"reason": sealed}, action="objection.read", now=NOW)
+    assert result.texts == {"reason": "异议理由"}
+    assert result.fields == {"name": "张*丰", "id_number": "110***********002X"}
+    entry = _entries(services)[-1]
+    assert (entry["action"], entry["decision"], entry["reason"]) == ("objection.read", "allow", "record_provider")
+    assert "异议理由" not in json.dumps(entry, ensure_ascii=False)
+    # A decision for another category cannot open the text; one about someone else is refused.
+    other = decide_case_read(provider, sid, record_provider_id="prov-1", category="labor")
+    with raw_connection(services.engine) as s, pytest.raises(GateViolation):
+        services.gate.read_subject(s, viewer=provider, subject_id=sid, request_id=None, decision=other,
+                                   texts={"reason": sealed}, now=NOW)
+    with raw_connection(services.engine) as s, pytest.raises(ValueError):
+        services.gate.read_subject(s, viewer=provider, subject_id="someone-else", request_id=None,
+                                   decision=decision, now=NOW)
+    # Another provider's decision is a denial, audited, and opens nothing.
+    rival = Viewer(role=Role.PROVIDER, actor_id="prov-2")
+    denied = decide_case_read(rival, sid, record_provider_id="prov-1", category="tax")
+    with raw_connection(services.engine) as s, pytest.raises(AccessDenied) as info:
+        services.gate.read_subject(s, viewer=rival, subject_id=sid, request_id=None, decision=denied,
+                                   texts={"reason": sealed}, now=NOW)
+    assert info.value.reason == "not_record_provider" and _entries(services)[-1]["decision"] == "deny"
+
+
+def test_the_public_list_shows_public_masking_after_its_audit_entry(services: Services) -> None:
+    sid = _register(services, ADULT)
+    with raw_connection(services.engine) as s:
+        page = services.gate.read_public_list(s, [sid, sid], request_id=None,
+                                              describe=lambda shown: {"records": ["r-1"], "n": len(shown)})
+    assert page.fields == {sid: {"id_number": "1****************X", "name": "张**"}}
+    entry = _entries(services)[-1]
+    assert entry["seq"] == page.audit_seq and entry["action"] == "public_list.read"
+    assert entry["details"] == {"records": ["r-1"], "n": 1, "subjects_opened": [sid]}

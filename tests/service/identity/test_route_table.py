@@ -60,6 +60,27 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
     ("GET", "/v1/me/report"): (PEOPLE, "me"),
     ("GET", "/v1/me/access-log"): (PEOPLE, "me"),
     ("GET", "/metrics"): (OPER, "admin"),
+    # remedies: the person's side
+    ("POST", "/v1/me/objections"): (PEOPLE, "me"),
+    ("GET", "/v1/me/objections"): (PEOPLE, "me"),
+    ("POST", "/v1/me/objections/{objection_id:str}/complaint"): (PEOPLE, "me"),
+    ("POST", "/v1/me/repairs"): (PEOPLE, "me"),
+    ("GET", "/v1/me/repairs"): (PEOPLE, "me"),
+    ("POST", "/v1/me/records/{record_id:str}/statement"): (PEOPLE, "me"),
+    ("GET", "/v1/me/serious-list/notices"): (PEOPLE, "me"),
+    # remedies: the deciding side
+    ("GET", "/v1/objections"): (PROV, "records:write"),
+    ("GET", "/v1/objections/{objection_id:str}"): (PROV, "records:write"),
+    ("POST", "/v1/objections/{objection_id:str}/decision"): (PROV, "records:write"),
+    ("GET", "/v1/repairs"): (PROV, "records:write"),
+    ("GET", "/v1/repairs/{repair_id:str}"): (PROV, "records:write"),
+    ("POST", "/v1/repairs/{repair_id:str}/decision"): (PROV, "records:write"),
+    ("POST", "/v1/repairs/{repair_id:str}/revocation"): (PROV, "records:write"),
+    ("POST", "/v1/serious-list/notices"): (PROV, "records:write"),
+    ("GET", "/v1/serious-list/notices"): (PROV, "records:write"),
+    ("POST", "/v1/serious-list/notices/{notice_id:str}/decision"): (PROV, "records:write"),
+    ("GET", "/v1/complaints"): (OPER, "admin"),
+    ("POST", "/v1/complaints/{complaint_id:str}/decision"): (OPER, "admin"),
     **{("POST", path): (OPER, "admin") for path in ADMIN_PATHS},
 }
 #: Every route open without a token.
@@ -67,6 +88,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/"), ("GET", "/health"), ("GET", "/health/live"),
     ("POST", "/oauth/token"), ("GET", "/oauth/authorize"), ("POST", "/oauth/authorize"),
     ("GET", "/.well-known/oauth-authorization-server"), ("GET", "/oauth/jwks"),
+    ("GET", "/v1/public/serious-list"),
 }
 _PARAM = re.compile(r"\{[^}]+\}")
 _GUARD_CODES = {"forbidden_role", "insufficient_scope"}

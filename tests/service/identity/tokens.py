@@ -165,11 +165,13 @@ def make_provider(
     name: str | None = None,
     auth_method: str = "client_secret_basic",
     jwk: Mapping[str, Any] | None = None,
+    level: str | None = "county",
 ) -> TestProvider:
-    """Register a record provider."""
+    """Register a record provider (at county level unless ``level`` says otherwise)."""
     done = register_provider(
         services, actor=_TEST_ACTOR, name=name or f"测试信源单位 {uuid.uuid4().hex[:6]}", uscc=new_uscc(),
         provider_type=provider_type, auth_method=auth_method, jwk=dict(jwk) if jwk is not None else None,
+        level=level,
     )
     return TestProvider(done.record.id, done.record.uscc, provider_type, done.credentials.client_id,
                         done.credentials.client_secret)
@@ -243,6 +245,7 @@ def issue_token_for(
     institution_type: str = "bank",
     permitted_purposes: Iterable[str] | None = None,
     provider_type: str = "court",
+    provider_level: str | None = "county",
     id_number: str | None = None,
     wards: Iterable[str] = (),
     scope: str | None = None,
@@ -252,7 +255,7 @@ def issue_token_for(
     """Register a new caller of ``role`` and sign it a token as the token endpoint would.
 
     - institution: ``institution_type`` and ``permitted_purposes`` (default: all open to the type);
-    - provider: ``provider_type``;
+    - provider: ``provider_type`` and ``provider_level``;
     - subject: ``id_number`` (default: a random adult);
     - guardian: ``wards`` = ID numbers of minors, registered if unknown;
     - auditor, operator: accounts.
@@ -265,7 +268,7 @@ def issue_token_for(
         inst = make_institution(services, institution_type=institution_type, permitted_purposes=permitted_purposes)
         return _client_caller(services, role, inst.client_id, inst.id, scope, ttl, now, institution=inst)
     if role == Role.PROVIDER:
-        prov = make_provider(services, provider_type=provider_type)
+        prov = make_provider(services, provider_type=provider_type, level=provider_level)
         return _client_caller(services, role, prov.client_id, prov.id, scope, ttl, now, provider=prov)
     account = make_account(services, role, id_number=id_number)
     ward_ids = tuple(make_guardianship(services, account.id, number) for number in wards)

@@ -15,7 +15,8 @@ from litestar.testing import TestClient
 from policies import Role
 from policies.access import CHINA_STANDARD_TIME
 from policies.catalog import load_catalog
-from policies.records import disclosure_window
+from policies.periods import add_months
+from policies.records import disclosure_window, period_of
 from service.crypto.vault import FieldPlace
 from service.db.types import utcnow
 from service.http.app import create_app
@@ -28,13 +29,29 @@ def china_today() -> date:
     return utcnow().astimezone(CHINA_STANDARD_TIME).date()
 
 
+def decided_for_last_day(item_code: str, last_day: date) -> date:
+    """A decision date whose disclosure window (the item's default class) ends on ``last_day``."""
+    item = load_catalog()[item_code]
+    months = period_of(item, item.default_severity).max_months
+    first = add_months(last_day, -months) - timedelta(days=3)
+    for k in range(7):
+        candidate = first + timedelta(days=k)
+        if disclosure_window(item, candidate).last_day == last_day:
+            return candidate
+    raise AssertionError("no decision date ends on that day")
+
+
 def add_record(services: Services, subject_id: str, provider_id: str, item_code: str, decision_date: date,
-               state: str = "active", facts: str = "未按规定履行义务", number: str | None = None) -> str:
+               state: str = "active", facts: str = "未按规定履行义务", number: str | None = None, *,
+               sealed: bool = False, published: bool = False, severity: str | None = None,
+               leniency: tuple[str, ...] = ()) -> str:
     """Store a record the way registration does: details encrypted under the subject's key."""
     item = load_catalog()[item_code]
     record_id = uuid.uuid4().hex
     number = number or f"京市监罚〔2026〕{uuid.uuid4().int % 10000}号"
-    with services.write_session() as s, s.begin():  # reads, then writes: IMMEDIATE
+    # A write transaction as the service takes one (SQLite: the writer lock at BEGIN), so that
+    # it never meets the audit writer or the WAL checkpointer half-way.
+    with services.write_session() as s, s.begin():
         doc_ct, facts_ct = services.vault.encrypt(s, subject_id, [
             (FieldPlace("credit_records", "document_number_ct", record_id), number),
             (FieldPlace("credit_records", "facts_ct", record_id), facts),
@@ -43,10 +60,12 @@ def add_record(services: Services, subject_id: str, provider_id: str, item_code:
         s.add(CreditRecord(
             id=record_id, subject_id=subject_id, provider_id=provider_id, item_code=item_code,
             category=item.category, nature=item.nature, state=state, decision_date=decision_date,
-            disclosure_ends=disclosure_window(item, decision_date).ends, document_type=sorted(item.document_types)[0],
+            disclosure_ends=disclosure_window(item, decision_date, severity).last_day,
+            document_type=sorted(item.document_types)[0],
             document_authority="北京市朝阳区市场监督管理局", document_date=decision_date,
             document_number_ct=doc_ct, facts_ct=facts_ct, procedure="general", first_violation_corrected=False,
-            leniency=[], request_sha256=hashlib.sha256(record_id.encode()).hexdigest(),
+            leniency=list(leniency), request_sha256=hashlib.sha256(record_id.encode()).hexdigest(),
+            severity=severity or item.default_severity, sealed=sealed, published=published,
         ))
     return record_id
 
@@ -88,23 +107,23 @@ def scene(services: Services) -> Iterator[Scene]:
     court = make_provider(services, provider_type="court").id
     tax = make_provider(services, provider_type="tax").id
     today = china_today()
-    general = 1095  # admin_penalty_general shows for 1,095 days after the decision
+    general = "admin_penalty_general"  # ordinary by default: shown for 12 calendar months from the decision
     records = {
         "active": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=30)),
         "disputed": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=60),
                                state="disputed"),
-        "repaired": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=400),
+        "repaired": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=200),
                                state="repaired"),
         "corrected": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=20),
                                 state="corrected"),
         "revoked": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=10),
                               state="revoked"),
-        # The window ends tomorrow (still shown), today (not shown) and yesterday (not shown).
-        "ends_tomorrow": add_record(services, subject, market, "admin_penalty_general",
-                                    today - timedelta(days=general - 1)),
-        "ends_today": add_record(services, subject, market, "admin_penalty_general", today - timedelta(days=general)),
-        "ended_yesterday": add_record(services, subject, market, "admin_penalty_general",
-                                      today - timedelta(days=general + 1)),
+        # The last day shown is today (shown, gone tomorrow), yesterday and the day before (not shown).
+        "ends_tomorrow": add_record(services, subject, market, general, decided_for_last_day(general, today)),
+        "ends_today": add_record(services, subject, market, general,
+                                 decided_for_last_day(general, today - timedelta(days=1))),
+        "ended_yesterday": add_record(services, subject, market, general,
+                                      decided_for_last_day(general, today - timedelta(days=2))),
         "court": add_record(services, subject, court, "court_dishonest_judgment_debtor", today - timedelta(days=5),
                             facts="有履行能力而拒不履行生效法律文书确定义务"),
         "tax": add_record(services, subject, tax, "tax_major_violation", today - timedelta(days=90)),

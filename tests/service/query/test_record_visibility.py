@@ -1,7 +1,7 @@
 """Records an institution must never see, over HTTP on both databases.
 
-(a) an item whose catalog sharing attribute is ``none`` (a sealed penalty of a
-minor) is never in an institution's report, but is in the subject's own;
+(a) a sealed record (an administrative penalty of a minor, whatever its item) is
+never in an institution's report, but is in the subject's own;
 (b) a record stored ``expired`` is shown to nobody, even inside its window;
 (c) a consent whose purpose the institution may no longer use is refused with
 ``purpose_not_permitted``, audited, and costs no use.
@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy import select, update
 
 from policies import Role
-from policies.catalog import load_catalog
+from policies.catalog import load_minor_rules
 from service.audit_log.models import AuditEntryRow
 from service.consent.models import Consent
 from service.identity.models import Institution
 from tests.http_helpers import assert_problem
 from tests.service.identity.tokens import issue_token_for, make_provider
-from tests.service.query.conftest import Scene, add_record, china_today
+from tests.service.query.conftest import Scene, add_record, china_today, decided_for_last_day
 
-SEALED = "admin_penalty_minor_sealed"
+SEALED = "admin_penalty_general"
 # What the scene's bank sees under scene.consent() (identity, penalties, judicial enforcement).
 SCENE_VISIBLE = ("active", "disputed", "ends_tomorrow", "court")
 # What the scene's person sees of their own.
@@ -55,13 +55,11 @@ def _own(scene: Scene) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in resp.json()["report"]["records"]}
 
 
-# --- (a) sharing = "none" -----------------------------------------------------------------------
+# --- (a) sealed ---------------------------------------------------------------------------------
 
 
-def test_the_catalog_has_an_item_shared_with_nobody() -> None:
-    item = load_catalog()[SEALED]
-    assert (item.sharing, item.disclosure, item.category) == ("none", "none", "administrative_penalty")
-    assert any("预防未成年人犯罪法" in c for c in item.legal_basis)
+def test_the_catalog_cites_why_minors_records_are_sealed() -> None:
+    assert any("预防未成年人犯罪法" in c for c in load_minor_rules().seal_basis)
 
 
 def test_an_unshared_item_is_never_in_an_institution_report_but_is_in_the_subject_s(scene: Scene) -> None:
@@ -71,11 +69,13 @@ def test_an_unshared_item_is_never_in_an_institution_report_but_is_in_the_subjec
     today = china_today()
     sealed = {
         "recent": add_record(scene.services, subject, market, SEALED, today - timedelta(days=3),
-                             facts="未成年时在公共场所违规经营"),
-        "disputed": add_record(scene.services, subject, market, SEALED, today - timedelta(days=50), state="disputed"),
-        "last_day": add_record(scene.services, subject, market, SEALED, today - timedelta(days=1094)),
+                             facts="未成年时在公共场所违规经营", sealed=True, leniency=("minor",)),
+        "disputed": add_record(scene.services, subject, market, SEALED, today - timedelta(days=50), state="disputed",
+                               sealed=True, leniency=("minor",)),
+        "last_day": add_record(scene.services, subject, market, SEALED, decided_for_last_day(SEALED, today),
+                               sealed=True, leniency=("minor",)),
     }
-    # Same category, same window, same states as records the bank does see: only sharing differs.
+    # Same item, same window, same states as records the bank does see: only the seal differs.
     assert _institution_ids(scene) == _ids(scene, *SCENE_VISIBLE)
     broad = scene.consent(purpose="post_loan_management", valid_days=365, max_queries=36,
                           categories=["identity", "administrative_penalty"])
@@ -92,7 +92,8 @@ def test_an_unshared_item_is_never_in_an_institution_report_but_is_in_the_subjec
     assert own[sealed["recent"]]["item_code"] == SEALED and own[sealed["recent"]]["state"] == "active"
     assert own[sealed["recent"]]["facts"] == "未成年时在公共场所违规经营"
     assert own[sealed["disputed"]]["state"] == "disputed" and own[sealed["disputed"]]["disputed"] is True
-    assert own[sealed["last_day"]]["disclosure_ends"] == (today + timedelta(days=1)).isoformat()
+    assert own[sealed["last_day"]]["disclosure_ends"] == today.isoformat()
+    assert all(own[r]["sealed"] is True for r in sealed.values())
 
 
 # --- (b) stored as expired ----------------------------------------------------------------------

@@ -41,7 +41,9 @@ def test_a_retry_returns_the_original_record(http: TestClient[Any], services: Se
     assert len(audit_bodies(services, "subject.register")) == 1
     with services.session() as s:
         row = s.execute(select(CreditRecord)).scalar_one()
-    assert row.idempotency_key == "case-2026:0001"
+    # The key is stored as a keyed hash: a client may put a case number (or worse) in it.
+    assert row.idempotency_key == RecordService(services).key_hash(court.actor_id, "case-2026:0001")
+    assert row.idempotency_key != "case-2026:0001" and "case-2026" not in (row.idempotency_key or "")
 
 
 def test_a_key_reused_for_another_request_is_refused(
@@ -157,7 +159,7 @@ def test_losing_the_race_at_the_unique_index_answers_with_the_winner(
         if calls["n"] == 1:  # the check before the transaction misses
             return None
         with services.session() as s:
-            return real_by_key(s, provider_id, key)
+            return real_by_key(s, provider_id, self.key_hash(provider_id, key))
 
     monkeypatch.setattr(records_service, "_by_key", lambda *_: None)  # so does the one inside it
     monkeypatch.setattr(RecordService, "find_by_key", find_after_insert)

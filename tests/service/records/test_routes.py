@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from policies import Role, load_catalog, make_resident_id
+from policies import Role, add_months, load_catalog, make_resident_id
 from service.admin.registry import Actor, set_provider_status
 from service.records.models import CreditRecord
 from service.runtime import Services
@@ -25,8 +25,8 @@ from tests.service.records.helpers import (
     with_document,
 )
 
-VIEW_KEYS = {"id", "subject_id", "item_code", "category", "nature", "state", "decision_date", "disclosure_ends",
-             "leniency"}
+VIEW_KEYS = {"id", "subject_id", "item_code", "category", "nature", "severity", "state", "decision_date",
+             "disclosure_ends", "leniency", "sealed", "published"}
 
 
 
@@ -48,8 +48,10 @@ def test_a_court_registers_a_dishonest_judgment_debtor(
     item = load_catalog()["court_dishonest_judgment_debtor"]
     assert view["item_code"] == item.code and view["category"] == item.category == "judicial_enforcement"
     assert view["nature"] == "serious" and view["state"] == "active" and view["leniency"] == []
+    assert view["severity"] == "severe" and view["published"] is True and view["sealed"] is False
     assert view["decision_date"] == body["decision_date"]
-    assert view["disclosure_ends"] == (china_today() - timedelta(days=30) + timedelta(days=1095)).isoformat()
+    # Severe information: 36 calendar months from the decision, the last day included.
+    assert view["disclosure_ends"] == add_months(china_today() - timedelta(days=30), 36).isoformat()
     with services.session() as s:
         row = s.get(CreditRecord, view["id"])
     assert row is not None and row.subject_id == view["subject_id"] and row.provider_id == court.actor_id
@@ -59,7 +61,8 @@ def test_a_court_registers_a_dishonest_judgment_debtor(
     assert len(entries) == 1
     entry = entries[0]
     assert (entry["actor_type"], entry["actor_id"], entry["subject"]) == ("provider", court.actor_id, row.subject_id)
-    assert entry["details"] == {"record": row.id, "item_code": item.code, "category": item.category}
+    assert entry["details"] == {"record": row.id, "item_code": item.code, "category": item.category,
+                                "severity": "severe", "sealed": False, "published": True}
     # The person was unknown, so they were registered too, in the same transaction.
     assert [e["subject"] for e in audit_bodies(services, "subject.register")] == [row.subject_id]
 
@@ -115,7 +118,9 @@ def _refusals() -> list[tuple[str, str, Any, int, str]]:
                               "authority": "示范市朝阳区人民法院", "date": days_ago(800)}), 400,
          "decision_before_birth"),
         ("court", "window already over",
-         with_document(court_body(decision_date=days_ago(1095)), date=days_ago(1095)), 400, "disclosure_period_ended"),
+         with_document(court_body(decision_date=days_ago(1100)), date=days_ago(1100)), 400, "disclosure_period_ended"),
+        ("market", "ordinary window already over (12 months)",
+         with_document(market_body(decision_date=days_ago(370)), date=days_ago(370)), 400, "disclosure_period_ended"),
         # identifiers
         ("court", "ID checksum", court_body(id_number="110105198503091234"), 400, "id_number_checksum"),
         ("court", "ID format", court_body(id_number="11010519850309"), 400, "id_number_format"),
@@ -208,34 +213,113 @@ def test_leniency_flags_are_kept_in_a_fixed_order(http: TestClient[Any], court: 
     assert resp.json()["leniency"] == ["force_majeure", "slight"]
 
 
-def test_minors_get_the_minor_leniency_flag(http: TestClient[Any], services: Services, court: Caller) -> None:
-    # Sixteen today, decided a month ago: a minor on the decision date.
-    minor = http.post("/v1/records", headers=court.headers,
-                      json=court_body(id_number=new_resident_id(16), leniency=["not_intentional"]))
+def test_minors_get_the_minor_leniency_flag_and_their_penalties_are_sealed(
+    http: TestClient[Any], services: Services, market: Caller
+) -> None:
+    # Sixteen today, decided ten days ago: a minor on the decision date.
+    minor = http.post("/v1/records", headers=market.headers,
+                      json=market_body(id_number=new_resident_id(16), leniency=["not_intentional"], published=True))
     assert minor.status_code == 201, minor.text
     assert minor.json()["leniency"] == ["minor", "not_intentional"]
-    # Nineteen today, but seventeen when decided (about two years ago).
-    then = days_ago(2 * 365 + 200)
-    young = http.post("/v1/records", headers=court.headers, json=with_document(
-        court_body(id_number=new_resident_id(19), decision_date=then), date=then))
+    # Sealed whatever the provider asked: never shared, never published.
+    assert minor.json()["sealed"] is True and minor.json()["published"] is False
+    # Eighteen today (the birthday at most 300 days ago), seventeen when decided 330 days ago.
+    then = days_ago(330)
+    young_id = new_resident_id(18)
+    young = http.post("/v1/records", headers=market.headers, json=with_document(
+        market_body(id_number=young_id, decision_date=then), date=then))
     assert young.status_code == 201, young.text
-    assert young.json()["leniency"] == ["minor"]
-    # An adult at the decision gets no flag; stating "minor" is still possible.
-    adult = http.post("/v1/records", headers=court.headers, json=court_body(id_number=new_resident_id(25)))
-    assert adult.json()["leniency"] == []
-    stated = http.post("/v1/records", headers=court.headers, json=court_body(leniency=["minor"]))
-    assert stated.json()["leniency"] == ["minor"]
+    assert young.json()["leniency"] == ["minor"] and young.json()["sealed"] is True
+    # An adult at the decision gets no flag; stating "minor" is still possible, and seals it too.
+    adult = http.post("/v1/records", headers=market.headers, json=market_body(id_number=new_resident_id(25)))
+    assert adult.json()["leniency"] == [] and adult.json()["sealed"] is False
+    stated = http.post("/v1/records", headers=market.headers, json=market_body(leniency=["minor"]))
+    assert stated.json()["leniency"] == ["minor"] and stated.json()["sealed"] is True
     with services.session() as s:
-        stored = {r.id: r.leniency for r in s.execute(select(CreditRecord)).scalars()}
-    assert stored[minor.json()["id"]] == ["minor", "not_intentional"]
-    assert stored[adult.json()["id"]] == []
+        stored = {r.id: (r.leniency, r.sealed) for r in s.execute(select(CreditRecord)).scalars()}
+    assert stored[minor.json()["id"]] == (["minor", "not_intentional"], True)
+    assert stored[adult.json()["id"]] == ([], False)
+
+
+def test_a_minor_is_never_listed_as_a_dishonest_judgment_debtor(
+    http: TestClient[Any], services: Services, court: Caller
+) -> None:
+    for body in (court_body(id_number=new_resident_id(16)), court_body(leniency=["minor"])):
+        assert_problem(http.post("/v1/records", headers=court.headers, json=body), 409, "minor_not_listable")
+    assert record_count(services) == 0
+
+
+def test_serious_lists_by_notice_are_not_registered_directly(http: TestClient[Any], services: Services) -> None:
+    for provider_type, item_code in (("tax", "tax_major_violation"),
+                                     ("human_resources", "wage_arrears_dishonesty_list"),
+                                     ("market_regulation", "market_serious_violation_list")):
+        caller = issue_token_for(services, Role.PROVIDER, provider_type=provider_type)
+        body = with_document(court_body(item_code=item_code), type="admin_ruling", authority="示范机关")
+        assert_problem(http.post("/v1/records", headers=caller.headers, json=body), 409, "listing_requires_notice")
+    assert record_count(services) == 0
+
+
+@pytest.mark.parametrize("level", ["township", None])
+def test_only_county_level_or_above_lists(http: TestClient[Any], services: Services, level: str | None) -> None:
+    low = issue_token_for(services, Role.PROVIDER, provider_type="court", provider_level=level)
+    assert_problem(http.post("/v1/records", headers=low.headers, json=court_body()), 403,
+                   "provider_level_not_permitted")
+    assert record_count(services) == 0
+
+
+def test_class_and_publication_per_record(http: TestClient[Any], services: Services, market: Caller) -> None:
+    light = http.post("/v1/records", headers=market.headers, json=market_body(severity="light"))
+    assert light.status_code == 201, light.text
+    decided = china_today() - timedelta(days=10)
+    assert light.json()["severity"] == "light" and light.json()["published"] is False
+    assert light.json()["disclosure_ends"] == add_months(decided, 3).isoformat()
+    ordinary = http.post("/v1/records", headers=market.headers, json=market_body(published=True))
+    assert ordinary.json()["severity"] == "ordinary" and ordinary.json()["published"] is True
+    assert ordinary.json()["disclosure_ends"] == add_months(decided, 12).isoformat()
+    assert_problem(http.post("/v1/records", headers=market.headers, json=market_body(severity="dire")), 400,
+                   "validation_error")
+    edu = issue_token_for(services, Role.PROVIDER, provider_type="education")
+    loan = with_document(court_body(item_code="student_loan_default", severity="severe"), type="court_judgment",
+                         authority="示范法院")
+    assert_problem(http.post("/v1/records", headers=edu.headers, json=loan), 400, "severity_not_allowed")
+    assert_problem(http.post("/v1/records", headers=edu.headers,
+                             json={**loan, "severity": None, "published": True}), 400, "publication_not_allowed")
+    volunteer = issue_token_for(services, Role.PROVIDER, provider_type="civil_affairs")
+    kind = with_document(court_body(item_code="volunteer_service", severity="light"), type="other_statutory",
+                         authority="示范民政局")
+    assert_problem(http.post("/v1/records", headers=volunteer.headers, json=kind), 400, "severity_not_applicable")
+    assert record_count(services) == 2
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("authority", "示范市场监督管理局 13912345678", "personal_identifier_not_allowed"),
+    ("authority", "示范局 110105194912310021", "personal_identifier_not_allowed"),
+    ("authority", "示范局\u202e", "validation_error"),
+    ("number", "京罚\u0000001号", "validation_error"),
+])
+def test_document_texts_are_clean_and_the_authority_names_no_person(
+    http: TestClient[Any], services: Services, market: Caller, field: str, value: str, code: str
+) -> None:
+    body = with_document(market_body(), **{field: value})
+    problem = assert_problem(http.post("/v1/records", headers=market.headers, json=body), 400, code)
+    assert problem["errors"][0]["field"] == f"document.{field}"
+    assert "13912345678" not in str(problem) and "1101051949" not in str(problem)
+    assert record_count(services) == 0
+
+
+def test_texts_are_normalised_before_storage(http: TestClient[Any], services: Services, market: Caller) -> None:
+    decomposed = "示范市朝阳区市场监督管理局 Cafe\u0301"
+    resp = http.post("/v1/records", headers=market.headers,
+                     json=with_document(market_body(facts="  当事人违规经营。\n已责令改正。  "), authority=decomposed))
+    assert resp.status_code == 201, resp.text
+    with services.session() as s:
+        row = s.get(CreditRecord, resp.json()["id"])
+    assert row is not None and row.document_authority.endswith("Café")  # NFC
 
 
 @pytest.mark.parametrize(
     ("provider_type", "item_code", "document_type"),
     [
-        ("tax", "tax_major_violation", "admin_ruling"),
-        ("human_resources", "wage_arrears_dishonesty_list", "admin_ruling"),
         ("education", "exam_cheating", "admin_ruling"),
         ("court", "exam_cheating", "court_judgment"),
         ("civil_affairs", "volunteer_service", "other_statutory"),
