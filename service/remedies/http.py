@@ -116,6 +116,7 @@ def answer(services: Services, principal: Principal, action: str, fn: Callable[[
             actor_type=principal.role.value, actor_id=principal.actor_id, action=action, decision="deny",
             reason=problem.code, request_id=current_request_id(), details={"status": problem.status},
         ))
+        problem.audited = True  # the edge must not write it a second time
         raise problem from None
 
 

@@ -145,6 +145,9 @@ def test_refusals(world: World) -> None:
     assert [e["reason"] for e in refusals[:3]] == ["not_found", "not_found", "invalid_id"]
     assert refusals[0]["actor_id"] == stranger.actor_id and refusals[1]["actor_id"] == world.person.actor_id
     assert REASON not in str(refusals) and "异议" not in str(refusals)
+    # Each refusal is written once: the remedy's own entry, not a second one at the edge.
+    edge = world.audit("request.refused", refusals=True)
+    assert not {e["request_id"] for e in edge} & {e["request_id"] for e in refusals}
 
     oid = world.object(record).json()["id"]
     assert_problem(world.object(record), 409, "objection_open")
