@@ -4,7 +4,7 @@ the writer keeps so several processes can extend one Merkle tree."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, PrimaryKeyConstraint, SmallInteger, String
 from sqlmodel import Field, SQLModel
 
 from service.audit_log.rows import AUDIT_COLUMNS
@@ -25,6 +25,10 @@ class AuditEntryRow(SQLModel, table=True):
     decision: str = Field(sa_column=Column(String(16), nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    # Copies for the auditors' search; unbounded, because a too-long value must never
+    # make an append fail (the body is what counts, and verification compares them).
+    purpose: str | None = Field(default=None, sa_column=Column(String, nullable=True))
+    reason: str | None = Field(default=None, sa_column=Column(String, nullable=True))
 
 
 class CheckpointRow(SQLModel, table=True):
@@ -52,6 +56,22 @@ class AuditHead(SQLModel, table=True):
     frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     checkpoint_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     checkpoint_unix_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The newest entry's time: entry times never go backwards, so a time range is a seq range.
+    last_ts: str = Field(sa_column=Column(String(32), nullable=False, server_default=""))
 
 
-__all__ = ["AUDIT_COLUMNS", "AuditEntryRow", "AuditHead", "CheckpointRow"]
+class AuditNodeRow(SQLModel, table=True):
+    """The root of one complete, aligned, perfect subtree of the log's Merkle tree: the
+    ``2**level`` leaves from index ``idx << level``. Written by the writer in the commit
+    that completes it, for levels from ``NODE_LEVEL`` up (service/audit_log/tree.py);
+    append-only, since a complete subtree of an append-only log never changes."""
+
+    __tablename__ = "audit_nodes"
+    __table_args__ = (PrimaryKeyConstraint("level", "idx"),)
+
+    level: int = Field(sa_column=Column(SmallInteger, nullable=False, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, nullable=False, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+__all__ = ["AUDIT_COLUMNS", "AuditEntryRow", "AuditHead", "AuditNodeRow", "CheckpointRow"]
