@@ -37,13 +37,14 @@ from audit.merkle import (
     verify_inclusion,
 )
 from audit.verify import PROBLEM_CODES, StoredEntry, VerifyReport, merge_checkpoints, verify_log, verify_rows
-from audit.witness import checkpoint_file_bytes, read_checkpoint_file, read_checkpoints, witness_file_name
+from audit.witness import WITNESS_FILE, checkpoint_file_bytes, read_checkpoint_file, read_checkpoints, witness_file_name
 
 __all__ = [
     "EMPTY_ROOT",
     "EXPORT_FORMAT",
     "EXPORT_MALFORMED",
     "PROBLEM_CODES",
+    "WITNESS_FILE",
     "AuditEntry",
     "Checkpoint",
     "MerkleFrontier",

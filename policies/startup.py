@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from policies.anomaly import load_anomaly_settings
 from policies.catalog import load_catalog, load_provider_types
 from policies.masking import load_masking_policy
 from policies.purposes import load_categories, load_consent_settings, load_purposes
@@ -26,4 +27,5 @@ def load_all_policy_data() -> Mapping[str, int]:
         "provider_types": len(load_provider_types()),
         "holidays": len(load_holidays()),
         "deadlines": 1 if load_deadlines() else 0,
+        "anomaly": 1 if load_anomaly_settings() else 0,
     }

@@ -85,6 +85,14 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     web_redirect_uris: tuple[str, ...] = ()
     access_token_ttl: int = 600
+    # Where copies of the signed audit checkpoints are kept (service/audit_log/witness.py);
+    # None: ``<data_dir>/witness``.
+    witness_dir: Path | None = None
+
+    @property
+    def witness_directory(self) -> Path:
+        """The directory of witness copies of the audit checkpoints."""
+        return self.witness_dir if self.witness_dir is not None else self.data_dir / "witness"
 
     @property
     def is_sqlite(self) -> bool:
@@ -127,4 +135,5 @@ class Settings:
                 for uri in (_env("WEB_REDIRECT_URIS", "") or "").split(",") if uri.strip()
             ),
             access_token_ttl=_int_env("ACCESS_TOKEN_TTL", 600, 60, 900),
+            witness_dir=Path(witness).expanduser() if (witness := _env("WITNESS_DIR")) else None,
         )

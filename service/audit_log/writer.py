@@ -181,6 +181,11 @@ class AuditWriter:
         self._uncovered = False
         self._loop_batches: dict[asyncio.AbstractEventLoop, list[tuple[AuditEvent, asyncio.Future[AuditEntry]]]] = {}
 
+    @property
+    def engine(self) -> Engine:
+        """The database this writer appends to."""
+        return self._engine
+
     def start(self) -> None:
         """Start the committing thread (idempotent)."""
         with self._lock:

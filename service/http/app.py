@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from policies import load_all_policy_data
 from service.admin.routes import ROUTES as ADMIN_ROUTES
+from service.auditor.routes import AUDITOR_HANDLERS
 from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
@@ -87,7 +88,7 @@ def create_app(
     app = CreditGateApp(
         route_handlers=[
             health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
-            *RECORD_HANDLERS,
+            *RECORD_HANDLERS, *AUDITOR_HANDLERS,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

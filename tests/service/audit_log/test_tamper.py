@@ -26,11 +26,11 @@ def _fill(services: Services, n: int = N) -> None:
 def _drop_triggers(engine: Engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            for table in ("audit_entries", "audit_checkpoints"):
+            for table in ("audit_entries", "audit_checkpoints", "audit_nodes"):
                 conn.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
                 conn.execute(text(f"DROP TRIGGER {table}_no_truncate ON {table}"))
         else:
-            for table in ("audit_entries", "audit_checkpoints"):
+            for table in ("audit_entries", "audit_checkpoints", "audit_nodes"):
                 conn.execute(text(f"DROP TRIGGER {table}_no_update"))
                 conn.execute(text(f"DROP TRIGGER {table}_no_delete"))
 
