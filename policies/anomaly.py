@@ -4,9 +4,11 @@
 For one institution and one day, two measures are judged against the same
 institution's previous ``history_days`` days:
 
-- ``daily_queries``: the number of queries it made that day. Days of the
-  history without any query count as 0, once the institution has at least
-  ``min_history_days`` days with ``min_day_queries`` or more;
+- ``daily_queries``: the number of queries it made that day. The history
+  starts at the institution's first query within it (days before that are not
+  its history, whether it did not exist yet or not use the service); from there
+  on a day without a query counts as 0. At least ``min_history_days`` days of
+  the history must have ``min_day_queries`` queries or more;
 - ``denial_rate``: the share of that day's queries that were denied, against
   the rates of the history days with ``min_day_queries`` queries or more (at
   least ``min_history_days`` of them).
@@ -122,6 +124,8 @@ def judge_day(
     keep = settings.history_days
     queries = list(history_queries)[-keep:]
     denied = list(history_denied)[-keep:]
+    start = next((i for i, n in enumerate(queries) if n), len(queries))
+    queries, denied = queries[start:], denied[start:]
     busy = [i for i, n in enumerate(queries) if n >= settings.min_day_queries]
     if len(busy) < settings.min_history_days:
         return []

@@ -58,9 +58,10 @@ class WitnessSink(Protocol):
         """The largest tree size held (0 when empty)."""
         ...
 
-    def put(self, cp: Checkpoint) -> None:
-        """Keep ``cp``. Idempotent for the same checkpoint; :class:`WitnessConflict` when
-        another one of that size is already held (which is kept); OSError on failure."""
+    def put(self, cp: Checkpoint) -> bool:
+        """Keep ``cp``; True if it was not held yet. Idempotent for the same checkpoint;
+        :class:`WitnessConflict` when another one of that size is already held (which is
+        kept); OSError on failure."""
         ...
 
 
@@ -79,7 +80,7 @@ class DirectorySink:
         sizes = [int(m.group(1)) for name in os.listdir(self.directory) if (m := WITNESS_FILE.fullmatch(name))]
         return max(sizes, default=0)
 
-    def put(self, cp: Checkpoint) -> None:
+    def put(self, cp: Checkpoint) -> bool:
         """Write the checkpoint's file unless an identical one exists."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o755)
         final = self.directory / witness_file_name(cp.tree_size)
@@ -95,8 +96,9 @@ class DirectorySink:
             except FileExistsError:
                 if final.read_bytes() != content:
                     raise WitnessConflict(f"a different checkpoint of tree size {cp.tree_size} is kept") from None
-                return
+                return False
             self._sync_directory()
+            return True
         finally:
             temporary.unlink(missing_ok=True)
 
@@ -152,7 +154,7 @@ class WitnessPublisher:
         self._wake.set()
 
     def sync(self) -> int:
-        """Copy every checkpoint not yet in the sink; the number copied. Raises the
+        """Copy every checkpoint not yet in the sink; the number newly copied. Raises the
         sink's or the database's error (the thread logs it and retries)."""
         if self._copied is None:
             self._copied = self._sink.latest_size()
@@ -162,9 +164,9 @@ class WitnessPublisher:
                 found = checkpoints_after(db, self._copied, self._page)
             for cp in found:
                 try:
-                    self._sink.put(cp)
-                    WITNESS_WRITES.inc()
-                    copied += 1
+                    if self._sink.put(cp):
+                        WITNESS_WRITES.inc()
+                        copied += 1
                 except WitnessConflict:
                     WITNESS_CONFLICTS.inc()
                     log.error("witness_conflict", tree_size=cp.tree_size)
