@@ -29,14 +29,15 @@ def log_size(db: RawConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def first_seq_from(db: RawConnection, ts: str, size: int) -> int:
-    """The first seq whose time is ``ts`` or later (``size + 1`` if none).
+def first_seq_from(db: RawConnection, ts: str, size: int, lowest: int = 1) -> int:
+    """The first seq whose time is ``ts`` or later (``size + 1`` if none), searching from
+    ``lowest`` (a seq known to be timed no later than ``ts``) up.
 
     Entry times never go backwards (the writer holds them to the last one), so a
     binary search over seq answers in about 20 primary-key reads on a million
     entries, with no index on the time.
     """
-    lo, hi = 1, size + 1
+    lo, hi = lowest, size + 1
     while lo < hi:
         mid = (lo + hi) // 2
         row = db.one(_TS_AT, (mid,))

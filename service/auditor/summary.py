@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -32,12 +31,15 @@ from service.db.raw import RawConnection
 #: The longest report, in days (each day is judged against its own history).
 MAX_REPORT_DAYS = 366
 
-# Queries per institution, UTC hour, purpose, decision and reason. Hours, not days,
-# because the day boundary is in China time and SQL has no portable time zones.
-_HOURLY = (
-    "SELECT actor_id, substr(ts, 1, 13), purpose, decision, reason, COUNT(*) FROM audit_entries "
+# Per institution: its queries on one day (a seq range), allowed and not.
+_DAILY = (
+    "SELECT actor_id, decision, COUNT(*) FROM audit_entries "
+    "WHERE seq >= ? AND seq < ? AND action = 'query' AND actor_type = 'institution' GROUP BY actor_id, decision"
+)
+_COUNTS = (
+    "SELECT actor_id, purpose, decision, reason, COUNT(*) FROM audit_entries "
     "WHERE seq >= ? AND seq < ? AND action = 'query' AND actor_type = 'institution' "
-    "GROUP BY actor_id, substr(ts, 1, 13), purpose, decision, reason"
+    "GROUP BY actor_id, purpose, decision, reason"
 )
 _SUBJECTS = (
     "SELECT actor_id, purpose, COUNT(DISTINCT subject) FROM audit_entries "
@@ -66,27 +68,9 @@ class PurposeSummary:
     consents_revoked: int = 0
 
 
-@dataclass(frozen=True)
-class Flag:
-    """A measure of one institution on one day that jumped against its history."""
-
-    institution_id: str
-    day: str
-    measure: str
-    value: float
-    median: float
-    mad: float
-    robust_z: float
-    history_days: int
-
-
 def day_start(day: date) -> str:
     """The entry timestamp at which ``day`` (China calendar) begins."""
     return format_ts(datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(UTC))
-
-
-def _china_day(utc_hour: str) -> date:
-    return datetime.fromisoformat(f"{utc_hour}:00:00+00:00").astimezone(CHINA_STANDARD_TIME).date()
 
 
 def _days(first: date, last: date) -> Iterable[date]:
@@ -96,10 +80,19 @@ def _days(first: date, last: date) -> Iterable[date]:
 def summarize(db: RawConnection, first: date, last: date, settings: AnomalySettings) -> dict[str, Any]:
     """The summary of days ``first``..``last`` (China calendar) as a JSON-ready dict."""
     size = log_size(db)
-    history_from = first - timedelta(days=settings.history_days)
-    seq_history = first_seq_from(db, day_start(history_from), size)
-    seq_first = first_seq_from(db, day_start(first), size)
-    seq_end = first_seq_from(db, day_start(last + timedelta(days=1)), size)
+    # Where each day begins in the log, from the history's first day to the day after
+    # the report: one binary search each, each starting where the previous day began.
+    days = list(_days(first - timedelta(days=settings.history_days), last + timedelta(days=1)))
+    starts: list[int] = []
+    for day in days:
+        starts.append(first_seq_from(db, day_start(day), size, starts[-1] if starts else 1))
+    seq_first, seq_end = starts[settings.history_days], starts[-1]
+
+    per_day: dict[tuple[str, date], tuple[int, int]] = {}  # queries, denied
+    for day, lo, hi in zip(days, starts, starts[1:], strict=False):
+        for institution, decision, count in db.all(_DAILY, (lo, hi)):
+            queries, denied = per_day.get((institution, day), (0, 0))
+            per_day[(institution, day)] = (queries + count, denied + (count if decision != "allow" else 0))
 
     rows: dict[tuple[str, str | None], PurposeSummary] = {}
 
@@ -109,20 +102,13 @@ def summarize(db: RawConnection, first: date, last: date, settings: AnomalySetti
             found = rows[(institution, purpose)] = PurposeSummary(institution, purpose)
         return found
 
-    per_day: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])  # queries, denied
-    for institution, hour, purpose, decision, reason, count in db.all(_HOURLY, (seq_history, seq_end)):
-        day = _china_day(hour)
-        totals = per_day[(institution, day)]
-        totals[0] += count
-        if decision != "allow":
-            totals[1] += count
-        if first <= day <= last:
-            summary = row(institution, purpose)
-            if decision == "allow":
-                summary.queries_allowed += count
-            else:
-                summary.queries_denied += count
-                summary.denied_by_reason[reason] = summary.denied_by_reason.get(reason, 0) + count
+    for institution, purpose, decision, reason, count in db.all(_COUNTS, (seq_first, seq_end)):
+        summary = row(institution, purpose)
+        if decision == "allow":
+            summary.queries_allowed += count
+        else:
+            summary.queries_denied += count
+            summary.denied_by_reason[reason] = summary.denied_by_reason.get(reason, 0) + count
     for institution, purpose, count in db.all(_SUBJECTS, (seq_first, seq_end)):
         row(institution, purpose).distinct_subjects = int(count)
     for institution, purpose, action, count in db.all(_CONSENTS, (seq_first, seq_end)):
@@ -132,7 +118,7 @@ def summarize(db: RawConnection, first: date, last: date, settings: AnomalySetti
         else:
             summary.consents_revoked += int(count)
 
-    flags: list[Flag] = []
+    flags: list[dict[str, Any]] = []
     institutions = sorted({inst for inst, day in per_day if first <= day <= last})
     for institution in institutions:
         for day in _days(first, last):
@@ -142,16 +128,15 @@ def summarize(db: RawConnection, first: date, last: date, settings: AnomalySetti
             history = [per_day.get((institution, day - timedelta(days=k)), (0, 0))
                        for k in range(settings.history_days, 0, -1)]
             for jump in judge_day(queries, denied, [h[0] for h in history], [h[1] for h in history], settings):
-                flags.append(Flag(institution, day.isoformat(), jump.measure, round(jump.value, 6),
-                                  round(jump.median, 6), round(jump.mad, 6), round(jump.robust_z, 3),
-                                  jump.history_days))
+                shown = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(jump).items()}
+                flags.append({"institution_id": institution, "day": day.isoformat(), **shown})
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
         "timezone": "UTC+08:00",
         "entries": {"first_seq": seq_first, "end_seq": seq_end, "log_size": size},
         "institutions": [asdict(rows[k]) for k in sorted(rows, key=lambda k: (k[0], k[1] or ""))],
-        "flagged": [asdict(f) for f in flags],
+        "flagged": flags,
         "method": {
             "score": "modified z-score 0.6745 * (x - median) / max(MAD, floor) over the institution's own "
                      "previous days (policies/anomaly.py)",
