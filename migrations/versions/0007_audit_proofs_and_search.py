@@ -8,6 +8,9 @@
   auditors' search; verification compares them with the body like the others.
 - ``audit_head.last_ts`` lets the writer keep entry times from going backwards,
   so that a time range maps to a seq range.
+- The indexes on ``actor_id``, ``subject`` and ``consent_id`` gain ``seq`` as
+  their second column, so that a page of one actor's entries in seq order is
+  one index range (as many indexes as before, so appends cost the same).
 
 Existing logs are filled in here: nodes from the stored leaf hashes, the two
 columns from the bodies (the append-only trigger is lifted for that one
@@ -38,6 +41,7 @@ depends_on = None
 # Nodes are plain subtree roots, so a later change of that level leaves these valid.
 NODE_LEVEL = 8
 _PAGE = 20_000
+_SEARCH_INDEXES = ("actor_id", "subject", "consent_id")
 
 
 def _append_only(table: str) -> None:
@@ -121,9 +125,15 @@ def upgrade() -> None:
     )
     _without_update_trigger(op.get_bind())
     _append_only("audit_nodes")
+    for column in _SEARCH_INDEXES:
+        op.drop_index(f"ix_audit_entries_{column}", table_name="audit_entries")
+        op.create_index(f"ix_audit_entries_{column}", "audit_entries", [column, "seq"])
 
 
 def downgrade() -> None:
+    for column in _SEARCH_INDEXES:
+        op.drop_index(f"ix_audit_entries_{column}", table_name="audit_entries")
+        op.create_index(f"ix_audit_entries_{column}", "audit_entries", [column])
     op.drop_table("audit_nodes")
     op.drop_column("audit_head", "last_ts")
     op.drop_column("audit_entries", "reason")

@@ -37,6 +37,7 @@ from audit import (
     root_subtrees,
 )
 from service.db.raw import RawConnection
+from service.errors import CodedError
 
 #: Subtrees of ``2**NODE_LEVEL`` leaves and more have their roots stored.
 NODE_LEVEL = 8
@@ -45,8 +46,12 @@ _LEAVES = "SELECT seq, leaf_hash FROM audit_entries WHERE seq > ? AND seq <= ? O
 _NODE_TERM = "(level = ? AND idx = ?)"
 
 
-class LogIncomplete(Exception):
-    """The stored log lacks leaves the tree of the requested size needs."""
+class LogIncomplete(CodedError):
+    """The stored log lacks leaves the tree of the requested size needs: it was cut or
+    damaged after that tree was signed (``creditgate audit verify`` says where)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("log_incomplete", detail)
 
 
 class LogTree:

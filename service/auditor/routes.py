@@ -25,6 +25,7 @@ from service.audit_log.proofs import (
     latest_checkpoint,
     stored_leaf,
 )
+from service.audit_log.tree import LogIncomplete
 from service.audit_log.writer import AuditEvent
 from service.auditor.params import ACTOR_ID, CODE, DECISION, HEX_ID, QueryParams, bad, integer_value
 from service.auditor.queries import EQUALITY_FILTERS, EntryQuery, search_entries
@@ -68,7 +69,10 @@ def audited(services: Services, principal: Principal, action: str,
     """Run ``answer`` (its result, the entry's details, the subject it concerns) and
     record the call; a refusal is recorded with its code and raised again."""
     try:
-        result, details, subject = answer()
+        try:
+            result, details, subject = answer()
+        except LogIncomplete as exc:
+            raise ProblemError(500, exc.code, exc.detail) from None
     except ProblemError as exc:
         parameter = exc.extra.get("parameter")
         _record(services, principal, action, "deny", exc.code,

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from policies import Role
+from service.audit_log.tree import LogIncomplete
 from service.db.types import utcnow
 from service.gate.access import AccessDenied
 from service.http.body import strict_body
@@ -135,6 +136,8 @@ def my_access_log_proof(principal: Caller, services: Svc, seq: FromPath[str], su
                                 utcnow())
     except AccessDenied as exc:
         raise _denied(exc) from None
+    except LogIncomplete as exc:
+        raise ProblemError(500, exc.code, exc.detail) from None
 
 
 QUERY_HANDLERS = [run_query, my_report, my_access_log, my_access_log_proof]

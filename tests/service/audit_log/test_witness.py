@@ -92,3 +92,14 @@ def test_a_witness_directory_with_a_misnamed_copy_is_refused(tmp_path: Path, ser
     (tmp_path / witness_file_name(99)).write_bytes(checkpoint_file_bytes(logged[0]))
     with pytest.raises(ValueError, match="tree size"):
         read_checkpoints(tmp_path)
+
+
+def test_the_witness_directory_is_configured_by_environment(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    from service.config import Settings
+
+    monkeypatch.setenv("CREDITGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CREDITGATE_WITNESS_DIR", raising=False)
+    assert Settings.from_env().witness_directory == (tmp_path / "data" / "witness").resolve()
+    monkeypatch.setenv("CREDITGATE_WITNESS_DIR", str(tmp_path / "elsewhere"))
+    assert Settings.from_env().witness_directory == tmp_path / "elsewhere"

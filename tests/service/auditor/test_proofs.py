@@ -113,3 +113,15 @@ def test_an_auditor_tool_uses_client_credentials(desk: Desk, sizes: list[int]) -
     resp = desk.http.get("/v1/audit/entries", params={"limit": 2}, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200 and len(resp.json()["items"]) == 2
     assert desk.recorded("audit.entries.search")[-1]["actor_id"] == account.id
+
+
+def test_a_proof_over_missing_entries_is_an_error_that_says_so(desk: Desk, sizes: list[int]) -> None:
+    from sqlalchemy import text
+
+    from tests.service.audit_log.test_tamper import _drop_triggers
+
+    _drop_triggers(desk.services.engine)
+    with desk.services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries WHERE seq = :n"), {"n": sizes[-1]})
+    assert_problem(desk.get("/v1/audit/proofs/inclusion", {"seq": 1, "size": sizes[-1]}), 500, "log_incomplete")
+    assert desk.recorded("audit.proof.inclusion")[-1]["reason"] == "log_incomplete"
