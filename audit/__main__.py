@@ -15,9 +15,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit.checkpoint import key_id_for, load_public_key
+from audit.checkpoint import Checkpoint, key_id_for, load_public_key
 from audit.export import read_export_header_keys, verify_export
 from audit.verify import VerifyReport
+from audit.witness import read_checkpoints
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
         help="use the keys written in the export header instead; this only shows "
         "that the file is self-consistent, since a forger can replace those keys",
     )
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="a checkpoint saved earlier (a JSON file, or a witness directory of them); "
+        "the export must hold the tree each one signed; repeat for several",
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -58,6 +68,10 @@ def _load_keys(paths: Sequence[Path]) -> dict[str, Ed25519PublicKey]:
         key = load_public_key(path.read_bytes())
         keys[key_id_for(key)] = key
     return keys
+
+
+def _saved_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
+    return [cp for path in paths for cp in read_checkpoints(path)]
 
 
 def _progress_printer() -> Callable[[int], None] | None:
@@ -101,12 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give --public-key KEY (or, knowingly, --trust-export-keys)")
     try:
         trusted = _load_keys(args.public_key) if args.public_key else None
+        saved = _saved_checkpoints(args.checkpoint)
         with args.export.open(encoding="utf-8") as fp:
             if trusted is None:
                 # Reject an unreadable header before the full pass.
                 read_export_header_keys(fp)
                 fp.seek(0)
-            report = verify_export(fp, trusted, _progress_printer())
+            report = verify_export(fp, trusted, _progress_printer(), saved)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

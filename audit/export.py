@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -53,6 +53,7 @@ from audit.verify import (
     NO_CHECKPOINT,
     StoredEntry,
     VerifyReport,
+    merge_checkpoints,
     verify_log,
 )
 
@@ -273,6 +274,7 @@ def verify_export(
     fp: TextIO,
     public_keys: Mapping[str, Ed25519PublicKey] | None = None,
     progress: Callable[[int], None] | None = None,
+    saved: Sequence[Checkpoint] = (),
 ) -> VerifyReport:
     """Verify an export in one streaming pass; see :func:`audit.verify.verify_log`.
 
@@ -280,12 +282,19 @@ def verify_export(
     keys are ignored. With None the header's keys are used, which proves only
     internal consistency: the caller must say so to whoever reads the result.
     A file that breaks the format gives problem ``export_malformed``.
+
+    Every entry up to the export's latest checkpoint is recomputed into that
+    checkpoint's signed root, which proves each one included in it.
+    ``saved`` are checkpoints kept from earlier (an auditor's copies, a witness
+    directory): the export must be consistent with each of them, that is, hold
+    the very tree each one signed as its prefix (see
+    :func:`audit.verify.merge_checkpoints`).
     """
     reader = _Reader(fp)
     try:
         header = reader.header()
         keys = _header_keys(header) if public_keys is None else public_keys
-        checkpoints = reader.checkpoints()
+        checkpoints = merge_checkpoints(reader.checkpoints(), saved)
     except _ExportError as exc:
         return _malformed(exc, None)
     report = verify_log(reader.entries(), checkpoints, keys, progress)

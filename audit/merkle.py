@@ -8,20 +8,35 @@ hash simply does not verify.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "MerkleFrontier",
+    "Subtree",
+    "SubtreeRoot",
     "consistency_proof",
+    "consistency_proof_from",
+    "consistency_subtrees",
     "inclusion_proof",
+    "inclusion_proof_from",
+    "inclusion_subtrees",
     "leaf_hash",
     "node_hash",
+    "range_subtrees",
+    "root_from",
     "root_from_leaf_hashes",
+    "root_subtrees",
     "verify_consistency",
     "verify_inclusion",
 ]
+
+#: A perfect, aligned subtree ``(level, index)``: the ``2**level`` leaves
+#: ``[index << level, (index + 1) << level)``. Level 0 is a single leaf.
+Subtree = tuple[int, int]
+#: Returns the root hash of a perfect subtree given as ``(level, index)``.
+SubtreeRoot = Callable[[int, int], bytes]
 
 HASH_SIZE = 32
 _sha256 = hashlib.sha256
@@ -64,10 +79,6 @@ def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
             paired.append(level[-1])
         level = paired
     return level[0]
-
-
-def _range_root(leaves: Sequence[bytes], start: int, end: int) -> bytes:
-    return root_from_leaf_hashes(leaves[start:end])
 
 
 def _split(n: int) -> int:
@@ -125,6 +136,32 @@ class MerkleFrontier:
         hashes.append(node)
         self._size += 1
 
+    def append_completed(self, leaf: bytes, min_level: int) -> list[tuple[int, int, bytes]]:
+        """:meth:`append`, also returning the perfect subtrees of level >= ``min_level``
+        that this leaf completes, as ``(level, index, root hash)``, smallest first.
+
+        A log that keeps these (they never change once complete) can build any
+        proof from O(log n) stored hashes plus fewer than ``2**min_level`` leaves.
+        Only a leaf that makes the size a multiple of ``2**min_level`` completes one.
+        """
+        if not _is_hash(leaf):
+            raise ValueError("append takes a 32-byte leaf hash, not leaf data")
+        hashes = self._hashes
+        size = self._size
+        end = size + 1
+        done: list[tuple[int, int, bytes]] = [(0, size, leaf)] if min_level <= 0 else []
+        node = leaf
+        level = 0
+        while size & 1:
+            node = _sha256(b"\x01" + hashes.pop() + node).digest()
+            size >>= 1
+            level += 1
+            if level >= min_level:
+                done.append((level, (end >> level) - 1, node))
+        hashes.append(node)
+        self._size = end
+        return done
+
     def root(self) -> bytes:
         """Return the Merkle tree hash of all leaves appended so far."""
         hashes = self._hashes
@@ -173,6 +210,127 @@ def _check_leaves(leaves: Sequence[bytes], size: int) -> None:
         raise ValueError("fewer leaves than the requested tree size")
 
 
+def range_subtrees(start: int, end: int) -> list[Subtree]:
+    """The perfect subtrees that make up leaves ``[start, end)``, largest first.
+
+    Every range a proof or a root needs has this shape: ``start`` is a multiple
+    of the largest piece, so each piece is aligned. Raises ValueError for a range
+    that cannot be cut into aligned pieces this way.
+    """
+    if not (_is_size(start) and _is_size(end)) or start > end:
+        raise ValueError("a range needs 0 <= start <= end")
+    pieces: list[Subtree] = []
+    pos, remaining = start, end - start
+    while remaining:
+        level = remaining.bit_length() - 1
+        if pos & ((1 << level) - 1):
+            raise ValueError("the range does not split into aligned subtrees")
+        pieces.append((level, pos >> level))
+        pos += 1 << level
+        remaining -= 1 << level
+    return pieces
+
+
+def _range_hash(subtree_root: SubtreeRoot, start: int, end: int) -> bytes:
+    # MTH of a range: its pieces folded from the right (RFC 9162 splits a range at
+    # the largest power of two below its length, which is its first piece).
+    pieces = range_subtrees(start, end)
+    if not pieces:
+        return EMPTY_ROOT
+    node = subtree_root(*pieces[-1])
+    for level, index in reversed(pieces[:-1]):
+        node = _sha256(b"\x01" + subtree_root(level, index) + node).digest()
+    return node
+
+
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    if type(index) is not int or type(size) is not int or not 0 <= index < size:
+        raise ValueError("index must satisfy 0 <= index < size")
+    ranges: list[tuple[int, int]] = []
+    start, end, m = 0, size, index
+    # RFC 9162 2.1.3.1 PATH(m, D[n]), unrolled: walk down from the root and
+    # collect the sibling range of every step; the path is bottom-up.
+    while end - start > 1:
+        k = _split(end - start)
+        if m < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+            m -= k
+    ranges.reverse()
+    return ranges
+
+
+def _consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    if not (_is_size(old_size) and _is_size(new_size)) or old_size > new_size:
+        raise ValueError("old_size must satisfy 0 <= old_size <= new_size")
+    if old_size == 0 or old_size == new_size:
+        return []
+    ranges: list[tuple[int, int]] = []
+    # RFC 9162 2.1.4.1 SUBPROOF(m, D[n], b), unrolled into a loop.
+    start, end, m, whole = 0, new_size, old_size, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+            m -= k
+            whole = False
+    if not whole:
+        ranges.append((start, end))
+    ranges.reverse()
+    return ranges
+
+
+def _needed(ranges: Iterable[tuple[int, int]]) -> list[Subtree]:
+    return list(dict.fromkeys(piece for a, b in ranges for piece in range_subtrees(a, b)))
+
+
+def inclusion_subtrees(index: int, size: int) -> list[Subtree]:
+    """The perfect subtrees whose roots :func:`inclusion_proof_from` asks for."""
+    return _needed(_inclusion_ranges(index, size))
+
+
+def consistency_subtrees(old_size: int, new_size: int) -> list[Subtree]:
+    """The perfect subtrees whose roots :func:`consistency_proof_from` asks for."""
+    return _needed(_consistency_ranges(old_size, new_size))
+
+
+def root_subtrees(size: int) -> list[Subtree]:
+    """The perfect subtrees whose roots :func:`root_from` asks for."""
+    return range_subtrees(0, size)
+
+
+def inclusion_proof_from(subtree_root: SubtreeRoot, index: int, size: int) -> list[bytes]:
+    """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves,
+    built from subtree roots (for example stored ones); O(log n) calls of
+    ``subtree_root``, each for one of :func:`inclusion_subtrees`."""
+    return [_range_hash(subtree_root, a, b) for a, b in _inclusion_ranges(index, size)]
+
+
+def consistency_proof_from(subtree_root: SubtreeRoot, old_size: int, new_size: int) -> list[bytes]:
+    """The RFC 9162 consistency proof between trees of ``old_size`` and ``new_size``
+    leaves, built from subtree roots (see :func:`consistency_subtrees`)."""
+    return [_range_hash(subtree_root, a, b) for a, b in _consistency_ranges(old_size, new_size)]
+
+
+def root_from(subtree_root: SubtreeRoot, size: int) -> bytes:
+    """The root of the tree of ``size`` leaves, from its :func:`root_subtrees`."""
+    return _range_hash(subtree_root, 0, size)
+
+
+def _from_leaves(leaves: Sequence[bytes]) -> SubtreeRoot:
+    def subtree_root(level: int, index: int) -> bytes:
+        return root_from_leaf_hashes(leaves[index << level : (index + 1) << level])
+
+    return subtree_root
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int, size: int) -> list[bytes]:
     """Return the audit path for leaf ``index`` (0-based) in the tree of ``size``.
 
@@ -180,23 +338,7 @@ def inclusion_proof(leaves: Sequence[bytes], index: int, size: int) -> list[byte
     ValueError unless 0 <= index < size <= len(leaves).
     """
     _check_leaves(leaves, size)
-    if type(index) is not int or not 0 <= index < size:
-        raise ValueError("index must satisfy 0 <= index < size")
-    proof: list[bytes] = []
-    start, end, m = 0, size, index
-    # RFC 9162 2.1.3.1 PATH(m, D[n]), unrolled: walk down from the root and
-    # collect the sibling subtree of every step; the path is bottom-up.
-    while end - start > 1:
-        k = _split(end - start)
-        if m < k:
-            proof.append(_range_root(leaves, start + k, end))
-            end = start + k
-        else:
-            proof.append(_range_root(leaves, start, start + k))
-            start += k
-            m -= k
-    proof.reverse()
-    return proof
+    return inclusion_proof_from(_from_leaves(leaves), index, size)
 
 
 def verify_inclusion(
@@ -233,27 +375,7 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int, new_size: int) -> 
     unless 0 <= old_size <= new_size <= len(leaves).
     """
     _check_leaves(leaves, new_size)
-    if not _is_size(old_size) or old_size > new_size:
-        raise ValueError("old_size must satisfy 0 <= old_size <= new_size")
-    if old_size == 0 or old_size == new_size:
-        return []
-    proof: list[bytes] = []
-    # RFC 9162 2.1.4.1 SUBPROOF(m, D[n], b), unrolled into a loop.
-    start, end, m, whole = 0, new_size, old_size, True
-    while m != end - start:
-        k = _split(end - start)
-        if m <= k:
-            proof.append(_range_root(leaves, start + k, end))
-            end = start + k
-        else:
-            proof.append(_range_root(leaves, start, start + k))
-            start += k
-            m -= k
-            whole = False
-    if not whole:
-        proof.append(_range_root(leaves, start, end))
-    proof.reverse()
-    return proof
+    return consistency_proof_from(_from_leaves(leaves), old_size, new_size)
 
 
 def verify_consistency(

@@ -63,6 +63,7 @@ __all__ = [
     "SEQ_GAP",
     "StoredEntry",
     "VerifyReport",
+    "merge_checkpoints",
     "verify_log",
     "verify_rows",
 ]
@@ -311,6 +312,22 @@ def _report(
         detail=detail,
         uncovered_entries=size - last_good,
     )
+
+
+def merge_checkpoints(logged: Iterable[Checkpoint], saved: Iterable[Checkpoint]) -> list[Checkpoint]:
+    """The log's own checkpoints plus checkpoints saved elsewhere (an auditor's copy, a
+    witness directory), ordered by tree size, for :func:`verify_log`.
+
+    Verifying the log against a saved checkpoint shows that the log still holds,
+    unchanged and in order, the tree that checkpoint signed: a log cut short
+    gives ``checkpoint_beyond_log``; rewritten, reordered or forked history gives
+    ``checkpoint_root_mismatch``. At equal sizes the saved checkpoint comes
+    first, so the log's own is the one reported when the two disagree.
+    """
+    tagged = [(cp.tree_size, 0, i, cp) for i, cp in enumerate(saved)]
+    tagged += [(cp.tree_size, 1, i, cp) for i, cp in enumerate(logged)]
+    tagged.sort(key=lambda t: t[:3])
+    return [t[3] for t in tagged]
 
 
 def _precheck_checkpoints(cps: list[Checkpoint]) -> _Problem | None:

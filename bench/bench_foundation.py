@@ -20,10 +20,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, insert, text, update
+from sqlalchemy import Engine, text
 
-from audit import MerkleFrontier, encode_entry, key_id_for, leaf_hash, now_ts, sign_checkpoint
-from service.audit_log.models import AuditEntryRow, AuditHead, CheckpointRow
+from audit import key_id_for
+from service.audit_log.bulk import bulk_append
 from service.audit_log.parallel import verify_database_parallel
 from service.audit_log.store import verify_database
 from service.audit_log.writer import AuditEvent, AuditWriter
@@ -67,35 +67,11 @@ def bench_appends(engine: Engine, key: Any, threads: int, total: int) -> float:
 
 
 def seed_entries(engine: Engine, key: Any, count: int) -> None:
-    """Bulk-write ``count`` entries with the writer's own encoding, hashing and checkpoint
-    cadence (one signed checkpoint per 1,000 entries), without waiting on group commit."""
-    frontier = MerkleFrontier()
-    batch = 10_000
+    """Bulk-write ``count`` entries through the writer's own append path (encoding, hashing,
+    stored subtree roots, one signed checkpoint per 1,000 entries), without group commit."""
+    writer = AuditWriter(engine, key, checkpoint_every=1000, checkpoint_seconds=3600)
     with progress_bar("seeding audit entries", count) as advance:
-        seq = 0
-        while seq < count:
-            rows, cps = [], []
-            ts = now_ts()
-            for _ in range(min(batch, count - seq)):
-                seq += 1
-                entry = _event(seq).to_entry(seq, ts)
-                body = encode_entry(entry)
-                lh = leaf_hash(body)
-                frontier.append(lh)
-                rows.append({"seq": seq, "ts": ts, "actor_type": entry.actor_type, "actor_id": entry.actor_id,
-                             "action": entry.action, "subject": entry.subject, "consent_id": entry.consent_id,
-                             "decision": entry.decision, "body": body, "leaf_hash": lh})
-                if seq % 1000 == 0 or seq == count:
-                    cp = sign_checkpoint(key, seq, frontier.root(), ts)
-                    cps.append({"tree_size": cp.tree_size, "root_hash": cp.root_hash, "ts": cp.ts,
-                                "key_id": cp.key_id, "signature": cp.signature, "frontier": frontier.to_bytes()})
-            with engine.begin() as conn:
-                conn.execute(insert(AuditEntryRow), rows)
-                conn.execute(insert(CheckpointRow), cps)
-                conn.execute(update(AuditHead).where(AuditHead.id == 1).values(  # type: ignore[arg-type]
-                    size=seq, frontier=frontier.to_bytes(), checkpoint_size=seq,
-                    checkpoint_unix_ms=int(time.time() * 1000)))
-            advance(len(rows))
+        bulk_append(writer, (_event(i) for i in range(1, count + 1)), progress=advance)
 
 
 def bench_verify(engine: Engine, key: Any, url: str, workers: int) -> tuple[float, int]:

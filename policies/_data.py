@@ -58,6 +58,18 @@ def require_int(data: Mapping[str, Any], key: str, source: str, path: str, *, mi
     return value
 
 
+def require_number(data: Mapping[str, Any], key: str, source: str, path: str, *, minimum: float) -> float:
+    """Return ``data[key]`` which must be a number (integer or float) no smaller than ``minimum``."""
+    if key not in data:
+        raise PolicyDataError(source, path, "missing")
+    value: object = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyDataError(source, path, f"must be a number, got {type(value).__name__}")
+    if not value >= minimum:  # also refuses nan
+        raise PolicyDataError(source, path, f"must be >= {minimum}, got {value}")
+    return float(value)
+
+
 def require_str(data: Mapping[str, Any], key: str, source: str, path: str) -> str:
     """Return ``data[key]`` which must be a non-blank string."""
     if key not in data:

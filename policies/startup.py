@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from policies.anomaly import load_anomaly_settings
 from policies.catalog import load_catalog, load_provider_levels, load_provider_types, load_severities
 from policies.masking import load_masking_policy
 from policies.notice import load_notice_texts
@@ -31,4 +32,5 @@ def load_all_policy_data() -> Mapping[str, int]:
         "holidays": len(load_holidays()),
         "remedies": 1 if load_remedy_rules() else 0,
         "notice": 1 if load_notice_texts() else 0,
+        "anomaly": 1 if load_anomaly_settings() else 0,
     }

@@ -150,6 +150,14 @@ class Settings:
     metrics_listen: tuple[str, int] | None = None
     # Pages of the public serious list one client address may fetch per minute.
     public_list_per_minute: int = 60
+    # Where copies of the signed audit checkpoints are kept (service/audit_log/witness.py);
+    # None: ``<data_dir>/witness``.
+    witness_dir: Path | None = None
+
+    @property
+    def witness_directory(self) -> Path:
+        """The directory of witness copies of the audit checkpoints."""
+        return self.witness_dir if self.witness_dir is not None else self.data_dir / "witness"
 
     @property
     def is_sqlite(self) -> bool:
@@ -195,4 +203,5 @@ class Settings:
             trusted_proxies=_networks_env("TRUSTED_PROXIES"),
             metrics_listen=_listen_env("METRICS_LISTEN", workers=_int_env("WORKERS", 1, 1, 64)),
             public_list_per_minute=_int_env("PUBLIC_LIST_RATE", 60, 1, 100_000),
+            witness_dir=Path(witness).expanduser() if (witness := _env("WITNESS_DIR")) else None,
         )

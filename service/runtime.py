@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from service.audit_log.store import public_keys
+from service.audit_log.witness import DirectorySink, WitnessPublisher
 from service.audit_log.writer import AuditWriter
 from service.config import Settings
 from service.crypto.blind_index import BlindIndex
@@ -40,6 +41,7 @@ class Services:
     tokens: TokenService
     readers: ThreadReaders
     checkpointer: WalCheckpointer
+    witness: WitnessPublisher
 
     def reads(self) -> AbstractContextManager[RawConnection]:
         """This thread's autocommitting connection for short reads (see ThreadReaders)."""
@@ -78,13 +80,15 @@ class Services:
         return dict(public_keys(self.keyring.signing_key("audit").public_key()))
 
     def start(self) -> None:
-        """Start background work (the audit writer, WAL checkpoints)."""
+        """Start background work (the audit writer, WAL checkpoints, witness copies)."""
         self.writer.start()
         self.checkpointer.start()
+        self.witness.start()
 
     def close(self) -> None:
         """Flush the audit log and release the database."""
         self.writer.close()
+        self.witness.close()  # after the writer's last checkpoint
         self.checkpointer.stop()
         self.readers.close()
         self.engine.dispose()
@@ -113,4 +117,5 @@ def build_services(settings: Settings, engine: Engine | None = None) -> Services
         tokens=TokenService(settings, keyring),
         readers=ThreadReaders(engine),
         checkpointer=WalCheckpointer(engine),
+        witness=WitnessPublisher(engine, DirectorySink(settings.witness_directory)),
     )

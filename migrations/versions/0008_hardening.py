@@ -17,7 +17,7 @@ keys (``creditgate db upgrade`` passes them in); a database that has rows to
 convert and no keys is refused rather than left half converted.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-08
 """
 
@@ -31,7 +31,7 @@ from alembic import context, op
 from service.db.types import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from audit import Checkpoint, MerkleFrontier, VerifyReport, verify_checkpoint, verify_rows
+from audit import Checkpoint, MerkleFrontier, VerifyReport, merge_checkpoints, verify_checkpoint, verify_rows
 from service.audit_log.rows import AUDIT_COLUMNS, LogReader
 
 # Below this, starting processes costs more than it saves.
@@ -68,16 +68,18 @@ def _start_frontier(reader: LogReader, lo: int, cps: list[Checkpoint], keys: dic
     return reader.rebuilt_frontier(lo)
 
 
-def _worker(url: str, keys_raw: dict[str, bytes], lo: int, hi: int | None, out: Any) -> None:
+def _worker(url: str, keys_raw: dict[str, bytes], lo: int, hi: int | None, out: Any,
+            saved: tuple[Checkpoint, ...] = ()) -> None:
     conn, paramstyle = None, "qmark"
     try:
         conn, paramstyle = connect_url(url)
         reader = LogReader(conn, paramstyle)
         keys = {k: Ed25519PublicKey.from_public_bytes(v) for k, v in keys_raw.items()}
-        every = reader.checkpoints()
+        logged = reader.checkpoints()
+        every = merge_checkpoints(logged, saved)
         frontier: MerkleFrontier | None = None
         if lo:
-            frontier = _start_frontier(reader, lo, every, keys)
+            frontier = _start_frontier(reader, lo, logged, keys)
             if frontier.size != lo:
                 # Rows are missing before this part; its owner reports where.
                 out.put(("done", lo, None))
@@ -112,10 +114,14 @@ def verify_database_parallel(
     keys: dict[str, Ed25519PublicKey],
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    saved: tuple[Checkpoint, ...] = (),
 ) -> VerifyReport:
     """Verify the log at ``url`` with up to ``workers`` processes (default: the CPU count).
 
     Small logs, or logs without a checkpoint to split at, are verified in one process.
+    ``saved`` are checkpoints kept outside the database (an auditor's copies, the
+    witness directory); the log must hold the tree each one signed
+    (:func:`audit.merge_checkpoints`).
     """
     conn, paramstyle = connect_url(url)
     try:
@@ -128,10 +134,11 @@ def verify_database_parallel(
     points = split_points(checkpoints, total, parts) if total >= MIN_PARALLEL_ENTRIES else []
     bounds = list(zip([0, *points], [*points, None], strict=True))
     if len(bounds) == 1:
-        return _verify_here(url, keys, progress)
+        return _verify_here(url, keys, progress, saved)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, _raw(keys), lo, hi, out), daemon=True) for lo, hi in bounds]
+    procs = [ctx.Process(target=_worker, args=(url, _raw(keys), lo, hi, out, saved), daemon=True)
+             for lo, hi in bounds]
     for p in procs:
         p.start()
     reports: dict[int, VerifyReport | None] = {}
@@ -167,11 +174,13 @@ def _max_seq(conn: Any) -> int:
         cur.close()
 
 
-def _verify_here(url: str, keys: dict[str, Ed25519PublicKey], progress: Callable[[int], None] | None) -> VerifyReport:
+def _verify_here(url: str, keys: dict[str, Ed25519PublicKey], progress: Callable[[int], None] | None,
+                 saved: tuple[Checkpoint, ...]) -> VerifyReport:
     conn, paramstyle = connect_url(url)
     try:
         reader = LogReader(conn, paramstyle)
-        return verify_rows(reader.rows(), AUDIT_COLUMNS, reader.checkpoints(), keys, progress)
+        checkpoints = merge_checkpoints(reader.checkpoints(), saved)
+        return verify_rows(reader.rows(), AUDIT_COLUMNS, checkpoints, keys, progress)
     finally:
         conn.close()
 

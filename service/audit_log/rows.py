@@ -15,7 +15,7 @@ from audit import Checkpoint, MerkleFrontier
 from service.db.paramstyle import for_driver
 
 #: Entry fields copied into columns of ``audit_entries`` for querying.
-AUDIT_COLUMNS = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision")
+AUDIT_COLUMNS = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision", "purpose", "reason")
 
 # Built only from constant column names; values are always bound parameters.
 _SELECT_ENTRIES = (

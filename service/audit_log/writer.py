@@ -32,6 +32,7 @@ from audit import (
     now_ts,
     sign_checkpoint,
 )
+from service.audit_log.tree import NODE_LEVEL
 from service.db.engine import IMMEDIATE, driver_sql
 from service.db.raw import RawConnection
 from service.observability.logging import get_logger
@@ -131,13 +132,17 @@ def _check_preconditions(db: RawConnection, events: list[AuditEvent]) -> list[Au
 
 _INSERT_ENTRY = (
     "INSERT INTO audit_entries (seq, ts, actor_type, actor_id, action, subject, consent_id, decision, body, "
-    "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "leaf_hash, purpose, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_NODE = "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)"
 _INSERT_CHECKPOINT = (
     "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature, frontier) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_SELECT_HEAD = "SELECT size, frontier, checkpoint_size, checkpoint_unix_ms FROM audit_head WHERE id = 1"
-_UPDATE_HEAD = "UPDATE audit_head SET size = ?, frontier = ?, checkpoint_size = ?, checkpoint_unix_ms = ? WHERE id = 1"
+_SELECT_HEAD = "SELECT size, frontier, checkpoint_size, checkpoint_unix_ms, last_ts FROM audit_head WHERE id = 1"
+_UPDATE_HEAD = (
+    "UPDATE audit_head SET size = ?, frontier = ?, checkpoint_size = ?, checkpoint_unix_ms = ?, last_ts = ? "
+    "WHERE id = 1"
+)
 
 
 class AuditWriter:
@@ -153,7 +158,14 @@ class AuditWriter:
         checkpoint_seconds: float = 1.0,
         commit_timeout: float = 30.0,
         linger_seconds: float = 0.0005,
+        node_level: int = NODE_LEVEL,
+        clock: Callable[[], str] = now_ts,
     ) -> None:
+        """``node_level``: store the roots of complete subtrees of ``2**node_level`` leaves
+        and up (service/audit_log/tree.py). ``clock``: the time given to entries (tests
+        and bulk loads of a past log set it)."""
+        if node_level < 1:
+            raise ValueError("node_level must be at least 1")
         self._engine = engine
         self._key = signing_key
         self._batch_max = batch_max
@@ -161,11 +173,18 @@ class AuditWriter:
         self._cp_ms = int(checkpoint_seconds * 1000)
         self._timeout = commit_timeout
         self._linger = linger_seconds
+        self._node_level = node_level
+        self._clock = clock
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._uncovered = False
         self._loop_batches: dict[asyncio.AbstractEventLoop, list[tuple[AuditEvent, asyncio.Future[AuditEntry]]]] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The database this writer appends to."""
+        return self._engine
 
     def start(self) -> None:
         """Start the committing thread (idempotent)."""
@@ -302,12 +321,12 @@ class AuditWriter:
     def _sql(self, statement: str) -> str:
         return driver_sql(self._engine, statement)
 
-    def _lock_head(self, cur: Any) -> tuple[int, bytes, int, int]:
+    def _lock_head(self, cur: Any) -> tuple[int, bytes, int, int, str]:
         # SQLite already holds the write lock from BEGIN IMMEDIATE; PostgreSQL locks the row.
         statement = _SELECT_HEAD if self._engine.dialect.name == "sqlite" else _SELECT_HEAD + " FOR UPDATE"
         cur.execute(self._sql(statement))
-        size, frontier, cp_size, cp_ms = cur.fetchone()
-        return int(size), bytes(frontier), int(cp_size), int(cp_ms)
+        size, frontier, cp_size, cp_ms, last_ts = cur.fetchone()
+        return int(size), bytes(frontier), int(cp_size), int(cp_ms), str(last_ts)
 
     def _commit(self, events: list[AuditEvent]) -> list[AuditEntry | ValueError]:
         # Raw DBAPI inside one SQLAlchemy-managed transaction: the ORM/Core layers cost
@@ -340,12 +359,17 @@ class AuditWriter:
             events = _check_preconditions(RawConnection(dbapi, self._engine.dialect.name), events)
         cur = dbapi.cursor()  # type: ignore[union-attr]
         try:
-            size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
+            size, frontier_raw, cp_size, cp_ms, last_ts = self._lock_head(cur)
             frontier = MerkleFrontier.from_bytes(frontier_raw)
             seq = size
-            ts = now_ts()
+            # Entry times never go backwards (a clock stepped back repeats the last
+            # time), so that a time range is a seq range for the auditors' search.
+            ts = max(self._clock(), last_ts)
             out: list[AuditEntry | ValueError] = []
             rows: list[tuple[Any, ...]] = []
+            nodes: list[tuple[int, int, bytes]] = []
+            node_level = self._node_level
+            below = (1 << node_level) - 1
             for ev in events:
                 entry = ev.to_entry(seq + 1, ts)
                 try:
@@ -355,24 +379,31 @@ class AuditWriter:
                     continue
                 seq += 1
                 lh = leaf_hash(body)
-                frontier.append(lh)
+                if seq & below:
+                    frontier.append(lh)
+                else:
+                    # This leaf completes subtrees of 2**node_level leaves or more: keep
+                    # their roots for proofs (one row per 2**node_level entries, amortised).
+                    nodes += frontier.append_completed(lh, node_level)
                 out.append(entry)
                 rows.append((seq, ts, entry.actor_type, entry.actor_id, entry.action, entry.subject,
-                             entry.consent_id, entry.decision, body, lh))
+                             entry.consent_id, entry.decision, body, lh, entry.purpose, entry.reason))
             if rows:
                 cur.executemany(self._sql(_INSERT_ENTRY), rows)
+                if nodes:
+                    cur.executemany(self._sql(_INSERT_NODE), nodes)
                 now_ms = int(time.time() * 1000)
                 if seq - cp_size >= self._cp_every or now_ms - cp_ms >= self._cp_ms:
                     self._insert_checkpoint(cur, frontier)
                     cp_size, cp_ms = seq, now_ms
-                cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms))
+                cur.execute(self._sql(_UPDATE_HEAD), (seq, frontier.to_bytes(), cp_size, cp_ms, ts))
         finally:
             cur.close()
         self._uncovered = cp_size < seq
         return out
 
     def _insert_checkpoint(self, cur: Any, frontier: MerkleFrontier) -> Checkpoint:
-        cp = sign_checkpoint(self._key, frontier.size, frontier.root(), now_ts())
+        cp = sign_checkpoint(self._key, frontier.size, frontier.root(), self._clock())
         cur.execute(self._sql(_INSERT_CHECKPOINT),
                     (cp.tree_size, cp.root_hash, cp.ts, cp.key_id, cp.signature, frontier.to_bytes()))
         return cp
@@ -394,13 +425,13 @@ class AuditWriter:
             conn.execution_options(**IMMEDIATE)
             with conn.begin():
                 cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                size, frontier_raw, cp_size, cp_ms = self._lock_head(cur)
+                size, frontier_raw, cp_size, cp_ms, last_ts = self._lock_head(cur)
                 now_ms = int(time.time() * 1000)
                 if size == cp_size or now_ms - cp_ms < min_age_ms:
                     self._uncovered = size > cp_size
                     return None
                 cp = self._insert_checkpoint(cur, MerkleFrontier.from_bytes(frontier_raw))
-                cur.execute(self._sql(_UPDATE_HEAD), (size, frontier_raw, size, now_ms))
+                cur.execute(self._sql(_UPDATE_HEAD), (size, frontier_raw, size, now_ms, last_ts))
                 cur.close()
         self._uncovered = False
         return cp

@@ -204,27 +204,47 @@ def audit_group() -> None:
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Trusted checkpoint public key (base64 raw or PEM); default: the service's own.")
 @click.option("--workers", type=int, default=None, help="Processes for a large log (default: CPU count).")
-def audit_verify(export_file: Path | None, public_key: Path | None, workers: int | None) -> None:
-    """Recompute every hash and check every checkpoint signature; exit 1 on the first problem."""
-    from audit import key_id_for, verify_export
+@click.option("--from-checkpoint", "saved_paths", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="A checkpoint saved earlier (JSON file) or a directory of them: the log must still hold "
+                   "the tree each one signed. Repeatable.")
+@click.option("--witness", is_flag=True,
+              help="Also check against every copy in the witness directory (CREDITGATE_WITNESS_DIR).")
+def audit_verify(export_file: Path | None, public_key: Path | None, workers: int | None,
+                 saved_paths: tuple[Path, ...], witness: bool) -> None:
+    """Recompute every hash and check every checkpoint signature; exit 1 on the first problem.
+
+    With --from-checkpoint or --witness, checkpoints kept outside the database are
+    checked too: a log cut short, rewritten, reordered or forked since they were
+    signed fails (checkpoint_beyond_log, checkpoint_root_mismatch)."""
+    from audit import key_id_for, read_checkpoints, verify_export
     from service.audit_log.parallel import verify_database_parallel
     from service.audit_log.store import entry_count
     from service.cli.progress import progress_bar
 
+    settings = _settings()
+    paths = [*saved_paths, *([settings.witness_directory] if witness else [])]
+    try:
+        saved = tuple(cp for path in paths for cp in read_checkpoints(path))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the saved checkpoints: {exc}") from None
     if export_file is not None:
         keys_map = None
         if public_key is not None:
             pk = _read_public_key(public_key)
             keys_map = {key_id_for(pk): pk}
         with export_file.open(encoding="utf-8") as fp, progress_bar("verifying export", None) as advance:
-            report = verify_export(fp, keys_map, advance)
+            report = verify_export(fp, keys_map, advance, saved)
     else:
-        svc = _services(_settings())
+        svc = _services(settings)
         pk = _read_public_key(public_key) if public_key else svc.keyring.signing_key("audit").public_key()
         total = entry_count(svc.engine)
         with progress_bar("verifying audit log", total) as advance:
-            report = verify_database_parallel(svc.settings.database_url, {key_id_for(pk): pk}, advance, workers)
+            report = verify_database_parallel(svc.settings.database_url, {key_id_for(pk): pk}, advance, workers,
+                                              saved)
         svc.engine.dispose()
+    if saved:
+        click.echo(f"{len(saved)} saved checkpoints given (largest tree size {max(cp.tree_size for cp in saved)})")
     _print_report(report)
     if not report.ok:
         sys.exit(1)

@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from policies import load_all_policy_data
 from service.admin.routes import ROUTES as ADMIN_ROUTES
+from service.auditor.routes import AUDITOR_HANDLERS
 from service.config import Settings
 from service.consent.routes import CONSENT_HANDLERS
 from service.consent.sweeper import ExpirySweeper
@@ -120,6 +121,7 @@ def create_app(
             *RECORD_HANDLERS,
             *REMEDY_HANDLERS,
             *PUBLIC_HANDLERS,
+            *AUDITOR_HANDLERS,
             *extra_handlers,
         ],
         dependencies={

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from policies import Role
+from service.audit_log.tree import LogIncomplete
 from service.db.types import utcnow
 from service.gate.access import AccessDenied
 from service.http.body import strict_body
@@ -19,6 +20,7 @@ from service.http.fastlane import FastRoute
 from service.http.problems import ProblemError
 from service.identity.guards import provide_principal, require_roles
 from service.identity.principal import Principal
+from service.query.proof import ENTRY_NOT_FOUND, NOT_YET_CHECKPOINTED, access_log_proof
 from service.query.service import QueryService, subject_for
 from service.runtime import Services
 
@@ -43,8 +45,11 @@ def _checked_id(value: str, field: str) -> str:
 
 def _denied(exc: AccessDenied) -> ProblemError:
     # A subject asking about somebody else learns nothing about whether they exist.
-    if exc.reason in {"not_self", "not_guardian", "subject_unknown"}:
+    if exc.reason in {"not_self", "not_guardian", "subject_unknown", ENTRY_NOT_FOUND}:
         return ProblemError(404, "not_found", "no such resource", audited=True)
+    if exc.reason == NOT_YET_CHECKPOINTED:
+        return ProblemError(409, NOT_YET_CHECKPOINTED, "the entry is not yet covered by a signed checkpoint; "
+                            "retry in a second", headers={"Retry-After": "1"}, audit_seq=exc.audit_seq, audited=True)
     return ProblemError(403, exc.reason, "access denied by policy; the attempt was recorded", audited=True,
                         audit_seq=exc.audit_seq)
 
@@ -116,7 +121,27 @@ def my_access_log(
         raise _denied(exc) from None
 
 
-QUERY_HANDLERS = [run_query, my_report, my_access_log]
+_SEQ = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+@get("/v1/me/access-log/{seq:str}/proof", guards=PEOPLE, sync_to_thread=True, tags=["me"],
+     summary="Proof that an entry of my access log is in the signed audit log")
+def my_access_log_proof(principal: Caller, services: Svc, seq: FromPath[str], subject: FromQuery[str | None] = None,
+                        ) -> dict[str, Any]:
+    """The entry (its canonical ``body``) and its RFC 9162 inclusion proof against the newest
+    signed checkpoint, whose key is in ``/oauth/jwks``. Only entries about me (or my ward)."""
+    if not _SEQ.match(seq):
+        raise ProblemError(400, "invalid_parameter", "seq must be a positive integer", parameter="seq")
+    try:
+        return access_log_proof(services, principal, _subject(principal, subject), int(seq), current_request_id(),
+                                utcnow())
+    except AccessDenied as exc:
+        raise _denied(exc) from None
+    except LogIncomplete as exc:
+        raise ProblemError(500, exc.code, exc.detail) from None
+
+
+QUERY_HANDLERS = [run_query, my_report, my_access_log, my_access_log_proof]
 
 # Served in the fast lane (service.http.fastlane), with the guard and handler above.
 FAST_ROUTES = [FastRoute("POST", "/v1/queries", QUERY_GUARD, QueryBody, answer_query)]

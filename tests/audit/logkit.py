@@ -30,7 +30,7 @@ ATTACKER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
 Log = tuple[list[StoredEntry], list[Checkpoint]]
 
 # The denormalised columns the service keeps next to each body.
-COLUMN_NAMES = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision")
+COLUMN_NAMES = ("ts", "actor_type", "actor_id", "action", "subject", "consent_id", "decision", "purpose", "reason")
 
 
 def trusted(*keys: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:

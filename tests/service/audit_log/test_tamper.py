@@ -26,11 +26,11 @@ def _fill(services: Services, n: int = N) -> None:
 def _drop_triggers(engine: Engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            for table in ("audit_entries", "audit_checkpoints"):
+            for table in ("audit_entries", "audit_checkpoints", "audit_nodes"):
                 conn.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
                 conn.execute(text(f"DROP TRIGGER {table}_no_truncate ON {table}"))
         else:
-            for table in ("audit_entries", "audit_checkpoints"):
+            for table in ("audit_entries", "audit_checkpoints", "audit_nodes"):
                 conn.execute(text(f"DROP TRIGGER {table}_no_update"))
                 conn.execute(text(f"DROP TRIGGER {table}_no_delete"))
 
@@ -134,8 +134,8 @@ def test_inserted_entry_is_caught(services: Services) -> None:
             conn.execute(text("UPDATE audit_entries SET seq = :n WHERE seq = :o"), {"n": r["seq"] + 1, "o": r["seq"]})
         forged = dict(rows[-1])
         conn.execute(text("INSERT INTO audit_entries (seq, ts, actor_type, actor_id, action, subject, consent_id, "
-                          "decision, body, leaf_hash) VALUES (:seq, :ts, :actor_type, :actor_id, :action, :subject, "
-                          ":consent_id, :decision, :body, :leaf_hash)"), forged)
+                          "decision, body, leaf_hash, purpose, reason) VALUES (:seq, :ts, :actor_type, :actor_id, "
+                          ":action, :subject, :consent_id, :decision, :body, :leaf_hash, :purpose, :reason)"), forged)
     report = _report(services)
     assert not report.ok and report.first_bad_seq == 11
 

@@ -29,10 +29,11 @@ def test_append_only_triggers_installed(engine: Engine) -> None:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             names = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-            expected = {f"{t}_no_{a}" for t in ("audit_entries", "audit_checkpoints") for a in ("update", "delete")}
+            expected = {f"{t}_no_{a}" for t in ("audit_entries", "audit_checkpoints", "audit_nodes")
+                        for a in ("update", "delete")}
         else:
             names = set(conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
-            expected = {f"{t}_{k}" for t in ("audit_entries", "audit_checkpoints")
+            expected = {f"{t}_{k}" for t in ("audit_entries", "audit_checkpoints", "audit_nodes")
                         for k in ("append_only", "no_truncate")}
     assert expected <= names
 

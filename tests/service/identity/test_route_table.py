@@ -36,6 +36,7 @@ PUBLIC_PATHS = ("/", "/health", "/health/live")
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
 
 INST, PROV, OPER = frozenset({Role.INSTITUTION}), frozenset({Role.PROVIDER}), frozenset({Role.OPERATOR})
+AUDITOR = frozenset({Role.AUDITOR})
 PEOPLE = frozenset({Role.SUBJECT, Role.GUARDIAN})
 ADMIN_PATHS = (
     "/v1/admin/institutions", "/v1/admin/institutions/{institution_id:str}/suspend",
@@ -81,6 +82,13 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
     ("POST", "/v1/serious-list/notices/{notice_id:str}/decision"): (PROV, "records:write"),
     ("GET", "/v1/complaints"): (OPER, "admin"),
     ("POST", "/v1/complaints/{complaint_id:str}/decision"): (OPER, "admin"),
+    ("GET", "/v1/me/access-log/{seq:str}/proof"): (PEOPLE, "me"),
+    ("GET", "/v1/audit/entries"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/audit/checkpoints/latest"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/audit/checkpoints/{size:str}"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/audit/proofs/inclusion"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/audit/proofs/consistency"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/audit/reports/summary"): (AUDITOR, "audit:read"),
     **{("POST", path): (OPER, "admin") for path in ADMIN_PATHS},
 }
 #: Every route open without a token.
@@ -226,6 +234,13 @@ def _lacking_scope(services: Services, caller: Caller, scope: str) -> str:
     kept = [s for s in str(claims["scope"]).split() if s != scope] or others[:1]
     return services.tokens.issue(subject=str(claims["sub"]), client_id=str(claims["client_id"]),
                                  role=str(claims["role"]), scope=" ".join(kept)).access_token
+
+
+def test_audit_routes_are_auditor_only(services: Services) -> None:
+    app = create_app(services=services)
+    audit = [(m, p, h) for m, p, h in protected_routes(app) if p.startswith("/v1/audit/")]
+    assert len(audit) == 6
+    assert all(roles_of(h) == AUDITOR and scope_of(h) == "audit:read" for _, _, h in audit)
 
 
 def test_admin_routes_are_operator_only(services: Services) -> None:
