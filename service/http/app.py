@@ -24,8 +24,10 @@ from service.http.fastlane import FastLane
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.system import health, live, metrics
 from service.identity.guards import provide_principal
+from service.identity.me import who_am_i
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
+from service.portal.routes import PORTAL_ROUTES, TEMPLATE_CONFIG
 from service.query.routes import FAST_ROUTES, QUERY_HANDLERS
 from service.records.routes import RECORD_HANDLERS
 from service.runtime import Services, build_services
@@ -87,13 +89,14 @@ def create_app(
     app = CreditGateApp(
         route_handlers=[
             health, live, metrics, *OAUTH_ROUTES, *ADMIN_ROUTES, *CONSENT_HANDLERS, *QUERY_HANDLERS, *extra_handlers,
-            *RECORD_HANDLERS,
+            *RECORD_HANDLERS, who_am_i, *PORTAL_ROUTES,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TEMPLATE_CONFIG,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="creditgate",
