@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from service.db.types import utcnow
@@ -164,7 +165,7 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get(PREFIX + "/lang/{code:str}", summary="Portal: choose the language", include_in_schema=False)
-async def choose_language(request: Request[Any, Any, Any], code: str) -> Response[Any]:
+async def choose_language(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     """Remember the language (a cookie) and go back to the page the person was on."""
     services = services_of(request)
     target = safe_page(request.query_params.get("next")) or PREFIX

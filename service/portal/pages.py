@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from policies.access import CHINA_STANDARD_TIME
@@ -107,7 +108,7 @@ async def _request_form(request: Request[Any, Any, Any], visitor: Visitor, reque
 
 @get(PREFIX + "/requests/{request_id:str}", guards=GUARDS, summary="Portal: one request, to decide",
      include_in_schema=False)
-async def request_page(request: Request[Any, Any, Any], visitor: Who, request_id: str) -> Response[Any]:
+async def request_page(request: Request[Any, Any, Any], visitor: Who, request_id: FromPath[str]) -> Response[Any]:
     """The request in full, with the form to grant it (as asked or narrowed) or reject it."""
     return await _request_form(request, visitor, _id(request_id))
 
@@ -156,7 +157,7 @@ def narrowing(visitor: Visitor, requested: dict[str, Any]) -> dict[str, Any]:
 
 @post(PREFIX + "/requests/{request_id:str}/grant", guards=GUARDS, summary="Portal: grant a request",
       include_in_schema=False, status_code=303)
-async def grant(request: Request[Any, Any, Any], visitor: Who, request_id: str) -> Response[Any]:
+async def grant(request: Request[Any, Any, Any], visitor: Who, request_id: FromPath[str]) -> Response[Any]:
     """Grant as asked or narrowed; then the consents page, with the receipt to download."""
     request_id = _id(request_id)
     found = [r for r in await _pending(visitor) if r["id"] == request_id]
@@ -176,7 +177,7 @@ async def grant(request: Request[Any, Any, Any], visitor: Who, request_id: str) 
 
 @post(PREFIX + "/requests/{request_id:str}/reject", guards=GUARDS, summary="Portal: reject a request",
       include_in_schema=False, status_code=303)
-async def reject(request: Request[Any, Any, Any], visitor: Who, request_id: str) -> Response[Any]:
+async def reject(request: Request[Any, Any, Any], visitor: Who, request_id: FromPath[str]) -> Response[Any]:
     """Reject the request; the institution sees it rejected."""
     await visitor.api.checked(visitor.api.post_json(f"/v1/me/consent-requests/{_id(request_id)}/reject"))
     return _after(request, PREFIX + "/requests", "rejected")
@@ -198,7 +199,7 @@ async def consents_page(request: Request[Any, Any, Any], visitor: Who) -> Respon
 
 @post(PREFIX + "/consents/{consent_id:str}/revoke", guards=GUARDS, summary="Portal: revoke a consent",
       include_in_schema=False, status_code=303)
-async def revoke(request: Request[Any, Any, Any], visitor: Who, consent_id: str) -> Response[Any]:
+async def revoke(request: Request[Any, Any, Any], visitor: Who, consent_id: FromPath[str]) -> Response[Any]:
     """Revoke at once (the confirmation is the form's own second step)."""
     consent_id = _id(consent_id)
     await visitor.api.checked(visitor.api.post_json(f"/v1/me/consents/{consent_id}/revoke"))
@@ -207,7 +208,7 @@ async def revoke(request: Request[Any, Any, Any], visitor: Who, consent_id: str)
 
 @get(PREFIX + "/consents/{consent_id:str}/receipt", guards=GUARDS, summary="Portal: a consent's signed receipt",
      include_in_schema=False)
-async def receipt(request: Request[Any, Any, Any], visitor: Who, consent_id: str) -> Response[Any]:
+async def receipt(request: Request[Any, Any, Any], visitor: Who, consent_id: FromPath[str]) -> Response[Any]:
     """The receipt as the API returned it: a compact JWS, to keep or check."""
     consent_id = _id(consent_id)
     found = [c for c in await _consents(visitor) if c["id"] == consent_id]
