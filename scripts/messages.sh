@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT/service/portal"
 BABEL="$ROOT/.venv/bin/pybabel"
 "$BABEL" extract -F babel.cfg --project=creditgate --copyright-holder=creditgate --no-location --sort-output --omit-header -o locales/portal.pot .
-for lang in zh_CN en; do
+for lang in zh_CN; do
   if [ ! -f "locales/$lang/LC_MESSAGES/portal.po" ]; then
     "$BABEL" init -i locales/portal.pot -d locales -D portal -l "$lang"
   fi

@@ -41,13 +41,11 @@ def language_of(cookie: str | None) -> Language:
 
 @cache
 def translations(lang: Language) -> gettext.NullTranslations:
-    """The compiled catalog of ``lang`` (English is the source language: an empty
-    catalog falls back to the msgids)."""
-    path = LOCALES / lang.catalog / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if not path.exists():
-        if lang is DEFAULT:
-            raise RuntimeError(f"the {lang.code} message catalog is missing: {path}")
+    """The compiled catalog of ``lang``. English is the source language: it needs no
+    catalog (the texts and English plural rules are the msgids')."""
+    if lang is EN:
         return gettext.NullTranslations()
+    path = LOCALES / lang.catalog / "LC_MESSAGES" / f"{DOMAIN}.mo"
     with path.open("rb") as fh:
         return gettext.GNUTranslations(fh)
 

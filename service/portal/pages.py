@@ -59,7 +59,7 @@ def _render(request: Request[Any, Any, Any], visitor: Visitor, name: str, *, sta
     flash = read_flash(request)
     response = page(name, visitor.context(notice=flash, here=request.scope["path"], **context), status=status)
     if flash is not None:
-        response.cookies.append(expired_cookie(FLASH_COOKIE, services))
+        response.cookies.append(expired_cookie(FLASH_COOKIE, services, path=request.scope["path"]))
     return secured(response, https(services))
 
 
@@ -67,7 +67,7 @@ def _after(request: Request[Any, Any, Any], target: str, notice: str, item: str 
     """Post/redirect/get: 303 to ``target`` with a notice for it."""
     services = services_of(request)
     response = Redirect(path=target, status_code=303, headers=dict(NO_STORE))
-    response.cookies.append(flash_cookie(services, notice, item))
+    response.cookies.append(flash_cookie(services, target, notice, item))
     return secured(response, https(services))
 
 
