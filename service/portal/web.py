@@ -145,7 +145,8 @@ require_session = SessionGuard()
 
 def session_guarded(handler: BaseRouteHandler) -> bool:
     """Whether a handler demands a portal session (for the route table)."""
-    return any(guard is require_session for guard in handler.resolve_guards())
+    # Litestar may wrap or copy a guard; the original is its ``func``.
+    return any(isinstance(getattr(guard, "func", guard), SessionGuard) for guard in handler.resolve_guards())
 
 
 @dataclass

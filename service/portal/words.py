@@ -40,6 +40,8 @@ CATEGORY_CONTENTS = {
 
 #: Consent states (``policies.ConsentState``).
 CONSENT_STATES = {
+    "pending": N_("Waiting for your answer"),
+    "rejected": N_("Rejected"),
     "active": N_("Active"),
     "revoked": N_("Revoked"),
     "expired": N_("Expired"),
