@@ -50,6 +50,6 @@ def translations(lang: Language) -> gettext.NullTranslations:
         return gettext.GNUTranslations(fh)
 
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "mark, translate later")
+def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is shown."""
     return message

@@ -116,7 +116,7 @@ def back_page(path: str) -> str:
 
 def _next_page(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     path = connection.scope["path"]
-    if connection.scope["method"] == "POST":
+    if connection.scope.get("method") == "POST":
         return back_page(path)
     return safe_page(path)
 

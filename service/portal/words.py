@@ -99,6 +99,7 @@ ACTIONS = {
     "consent_request.expire": N_("a consent request lapsed unanswered"),
     "record.register": N_("registered a record about you"),
     "subject.register": N_("registered you with the service"),
+    "admin.account.register": N_("opened your account"),
     "admin.guardianship.register": N_("registered a guardianship"),
     "admin.guardianship.end": N_("ended a guardianship"),
 }

@@ -190,7 +190,7 @@ def test_grant_a_request_with_an_end_date_to_an_earlier_day(portal: TestClient[A
     sign_in(portal, people.person)
     form = portal.get(f"/app/requests/{request_id}").text
     last_day = end.astimezone(CHINA_STANDARD_TIME).date()
-    assert f'name="valid_until_day" min="' in form and f'max="{last_day.isoformat()}"' in form
+    assert 'name="valid_until_day" min="' in form and f'max="{last_day.isoformat()}"' in form
     chosen = last_day - timedelta(days=5)
     csrf = csrf_of(form)
     later = portal.post(f"/app/requests/{request_id}/grant", data={

@@ -81,8 +81,9 @@ def test_forged_forms_change_nothing(portal: TestClient[Any], services: Services
     assert portal.get(f"/v1/consents/{consent_id}", headers=people.bank.headers).json()["state"] == "active"
     assert portal.get("/app/consents").status_code == 200
     # The same forms with the right token do work (the check refuses forgeries, not everything).
-    done = portal.post(f"/app/requests/{pending}/reject", data={"csrf": good}, headers={"Origin": services.settings.issuer,
-                       "Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    same_site = {"Origin": services.settings.issuer, "Sec-Fetch-Site": "same-origin"}
+    done = portal.post(f"/app/requests/{pending}/reject", data={"csrf": good}, headers=same_site,
+                       follow_redirects=False)
     assert done.status_code == 303
 
 
@@ -178,7 +179,7 @@ def test_cookies_are_secure_on_https(services: Services) -> None:
             lang = client.get("/app/lang/en", follow_redirects=False)
             assert "Secure" in lang.headers["set-cookie"] and "HttpOnly" in lang.headers["set-cookie"]
             start = client.get("/app/login", follow_redirects=False)
-            login_cookie = [c for c in start.headers.get_list("set-cookie") if c.startswith("cg_login=")][0]
+            login_cookie = next(c for c in start.headers.get_list("set-cookie") if c.startswith("cg_login="))
             assert "Secure" in login_cookie and "Path=/app/callback" in login_cookie
             assert "redirect_uri=https%3A%2F%2Fportal.example%2Fapp%2Fcallback" in start.headers["location"]
             assert client.get("/app").headers["strict-transport-security"] == "max-age=31536000"
