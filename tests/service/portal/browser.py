@@ -95,8 +95,9 @@ class LiveServer:
         self._log.close()
 
 
-def open_chromium(width: str, profile: Path) -> WebDriver:
-    """Headless Chromium at ``width`` (``phone`` or ``desktop``) with a fresh profile."""
+def open_chromium(width: str, profile: Path, pixel_ratio: float = 2.0) -> WebDriver:
+    """Headless Chromium at ``width`` (``phone`` or ``desktop``) with a fresh profile; a
+    phone has ``pixel_ratio`` device pixels per CSS pixel."""
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         raise RuntimeError(f"Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}) are needed: "
                            "apt-get install chromium chromium-driver (scripts/test.sh does this)")
@@ -108,7 +109,7 @@ def open_chromium(width: str, profile: Path) -> WebDriver:
     w, h = WIDTHS[width]
     if width == "phone":
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": w, "height": h,
-                                                                              "pixelRatio": 2.0, "touch": True}})
+                                                                              "pixelRatio": pixel_ratio, "touch": True}})
     else:
         options.add_argument(f"--window-size={w},{h}")
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
@@ -116,16 +117,18 @@ def open_chromium(width: str, profile: Path) -> WebDriver:
     return driver
 
 
-def screenshot(driver: WebDriver, name: str) -> Path:
-    """A PNG of the whole page (not just the viewport)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(driver: WebDriver, name: str, folder: Path | None = None, max_height: int | None = None) -> Path:
+    """A PNG of the whole page (not just the viewport), at most ``max_height`` CSS pixels tall."""
+    folder = folder or SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})  # type: ignore[attr-defined]
     size = metrics["cssContentSize"]
+    height = size["height"] if max_height is None else min(size["height"], max_height)
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {  # type: ignore[attr-defined]
         "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1},
     })
-    path = SCREENSHOTS / f"{name}.png"
+    path = folder / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
