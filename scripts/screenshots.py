@@ -48,7 +48,7 @@ def main() -> None:
     env = {**os.environ, "CREDITGATE_DATA_DIR": str(work), "CREDITGATE_ISSUER": settings.issuer}
     cli = str(Path(sys.executable).with_name("creditgate"))
     for command in (["keys", "init"], ["db", "upgrade"], ["demo", "--subjects", "40"]):
-        subprocess.run([cli, *command], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([cli, *command], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 (our own CLI)
     server = browser.LiveServer(settings, work / "server.log")
     try:
         for width, pages in (("desktop", None), ("phone", {"request", "consents", "access-log"})):

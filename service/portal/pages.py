@@ -80,12 +80,25 @@ def _subject_query(visitor: Visitor) -> dict[str, str]:
     return {"subject": visitor.subject} if visitor.role == "guardian" and visitor.subject else {}
 
 
+async def _items(visitor: Visitor, path: str) -> list[dict[str, Any]]:
+    """The items of a ``/v1/me`` list about the person whose pages these are."""
+    body = await visitor.api.checked(visitor.api.get(path))
+    return _mine(visitor, body["items"])
+
+
+def _one(items: list[dict[str, Any]], item_id: str, code: str) -> dict[str, Any]:
+    """The item with this id, or the refusal ``code`` (404) when it is not among them."""
+    for item in items:
+        if item["id"] == item_id:
+            return item
+    raise ApiError.of(404, code)
+
+
 # --- requests -------------------------------------------------------------------------------------
 
 
 async def _pending(visitor: Visitor) -> list[dict[str, Any]]:
-    body = await visitor.api.checked(visitor.api.get("/v1/me/consent-requests"))
-    return _mine(visitor, body["items"])
+    return await _items(visitor, "/v1/me/consent-requests")
 
 
 @get(PREFIX + "/requests", guards=GUARDS, summary="Portal: pending consent requests", include_in_schema=False)
@@ -96,10 +109,7 @@ async def requests_page(request: Request[Any, Any, Any], visitor: Who) -> Respon
 
 async def _request_form(request: Request[Any, Any, Any], visitor: Visitor, request_id: str, *,
                         error: str | None = None, status: int = 200) -> Response[Any]:
-    found = [r for r in await _pending(visitor) if r["id"] == request_id]
-    if not found:
-        raise ApiError.of(404, "request_not_pending")
-    item = found[0]
+    item = _one(await _pending(visitor), request_id, "request_not_pending")
     until = present.parse_time(item["validity"].get("until"))
     latest = until.astimezone(CHINA_STANDARD_TIME).date().isoformat() if until else None
     return _render(request, visitor, "portal/request.html", status=status, nav="requests", req=item,
@@ -160,11 +170,9 @@ def narrowing(visitor: Visitor, requested: dict[str, Any]) -> dict[str, Any]:
 async def grant(request: Request[Any, Any, Any], visitor: Who, request_id: FromPath[str]) -> Response[Any]:
     """Grant as asked or narrowed; then the consents page, with the receipt to download."""
     request_id = _id(request_id)
-    found = [r for r in await _pending(visitor) if r["id"] == request_id]
-    if not found:
-        raise ApiError.of(404, "request_not_pending")
+    requested = _one(await _pending(visitor), request_id, "request_not_pending")
     try:
-        body = narrowing(visitor, found[0])
+        body = narrowing(visitor, requested)
     except _BadNumber:
         return await _request_form(request, visitor, request_id, error="form_invalid", status=400)
     answer = await visitor.api.post_json(f"/v1/me/consent-requests/{request_id}/grant", body or None)
@@ -187,8 +195,7 @@ async def reject(request: Request[Any, Any, Any], visitor: Who, request_id: From
 
 
 async def _consents(visitor: Visitor) -> list[dict[str, Any]]:
-    body = await visitor.api.checked(visitor.api.get("/v1/me/consents"))
-    return _mine(visitor, body["items"])
+    return await _items(visitor, "/v1/me/consents")
 
 
 @get(PREFIX + "/consents", guards=GUARDS, summary="Portal: my consents", include_in_schema=False)
@@ -211,11 +218,9 @@ async def revoke(request: Request[Any, Any, Any], visitor: Who, consent_id: From
 async def receipt(request: Request[Any, Any, Any], visitor: Who, consent_id: FromPath[str]) -> Response[Any]:
     """The receipt as the API returned it: a compact JWS, to keep or check."""
     consent_id = _id(consent_id)
-    found = [c for c in await _consents(visitor) if c["id"] == consent_id]
-    if not found:
-        raise ApiError.of(404, "not_found")
+    consent = _one(await _consents(visitor), consent_id, "not_found")
     response: Response[Any] = Response(
-        found[0]["receipt"].encode("ascii"), media_type="application/jose",
+        consent["receipt"].encode("ascii"), media_type="application/jose",
         headers={**NO_STORE, "Content-Disposition": f'attachment; filename="consent-{consent_id}.jws"'},
     )
     return secured(response, https(services_of(request)))

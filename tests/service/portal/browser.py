@@ -108,8 +108,8 @@ def open_chromium(width: str, profile: Path, pixel_ratio: float = 2.0) -> WebDri
     options.add_argument(f"--user-data-dir={profile}")
     w, h = WIDTHS[width]
     if width == "phone":
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": w, "height": h,
-                                                                              "pixelRatio": pixel_ratio, "touch": True}})
+        metrics = {"width": w, "height": h, "pixelRatio": pixel_ratio, "touch": True}
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
     else:
         options.add_argument(f"--window-size={w},{h}")
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,18 @@ class Person:
         return str(found["value"])
 
 
-def _browser(tmp_path: Path, width: str) -> WebDriver:
-    return open_chromium(width, tmp_path / f"profile-{width}")
+@contextmanager
+def browsing(server: LiveServer, tmp_path: Path, shots: str, width: str) -> Iterator[Person]:
+    """A fresh Chromium at ``width`` for one person; closed afterwards."""
+    driver = open_chromium(width, tmp_path / f"profile-{width}")
+    try:
+        yield Person(driver, server, f"{shots}-{width}", width)
+    finally:
+        driver.quit()
+
+
+def _db(db_url: str) -> str:
+    return db_url.split(":")[0].split("+")[0]
 
 
 def _clean_log(server: LiveServer, secrets: list[str]) -> None:
@@ -136,7 +147,6 @@ def _clean_log(server: LiveServer, secrets: list[str]) -> None:
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_a_subject_grants_narrowed_revokes_and_sees_the_refusal(services: Services, server: LiveServer,
                                                                 tmp_path: Path, db_url: str, width: str) -> None:
-    db = db_url.split(":")[0].split("+")[0]
     bank = Bank(services, server)
     person = make_account(services, Role.SUBJECT, name="李四")
     court = make_provider(services, name="示范市人民法院")
@@ -145,9 +155,8 @@ def test_a_subject_grants_narrowed_revokes_and_sees_the_refusal(services: Servic
                today - timedelta(days=40), facts="被执行人未按生效判决履行给付义务", number="（2026）示0105执88号")
     assert person.id_number
     request_id = bank.ask(person.id_number)
-    driver = _browser(tmp_path, width)
-    try:
-        me = Person(driver, server, f"subject-{db}-{width}", width)
+    with browsing(server, tmp_path, f"subject-{_db(db_url)}", width) as me:
+        driver = me.driver
         me.sign_in(person)
         wait_for_text(driver, "示范商业银行股份有限公司")
         me.shot("requests")
@@ -215,15 +224,12 @@ def test_a_subject_grants_narrowed_revokes_and_sees_the_refusal(services: Servic
         me.go("/app/consents")
         wait_for_path(driver, "/app")
         assert driver.find_elements(By.CSS_SELECTOR, "main a.button.primary")
-    finally:
-        driver.quit()
     _clean_log(server, [person.id_number, "李四", "被执行人未按生效判决履行给付义务", "（2026）示0105执88号", secret])
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_a_guardian_acts_for_a_ward(services: Services, server: LiveServer, tmp_path: Path, db_url: str,
                                     width: str) -> None:
-    db = db_url.split(":")[0].split("+")[0]
     bank = Bank(services, server)
     guardian = make_account(services, Role.GUARDIAN)
     numbers = [new_resident_id(age=11), new_resident_id(age=7)]
@@ -232,9 +238,8 @@ def test_a_guardian_acts_for_a_ward(services: Services, server: LiveServer, tmp_
     # The pages open on the first ward (by id); the request is for the other one.
     other = 0 if wards[0] > wards[1] else 1
     request_id = bank.ask(numbers[other], categories=["identity", "education"], max_queries=1)
-    driver = _browser(tmp_path, width)
-    try:
-        me = Person(driver, server, f"guardian-{db}-{width}", width)
+    with browsing(server, tmp_path, f"guardian-{_db(db_url)}", width) as me:
+        driver = me.driver
         me.sign_in(guardian)
         wait_for_text(driver, "目前没有等待您答复的授权请求")
         me.shot("requests-first-ward")
@@ -255,8 +260,6 @@ def test_a_guardian_acts_for_a_ward(services: Services, server: LiveServer, tmp_
         wait_for_path(driver, "/app/report")
         assert names[other] in me.main_text() and names[1 - other] not in me.main_text()
         me.shot("report-ward")
-    finally:
-        driver.quit()
     _clean_log(server, [*numbers, *names])
 
 
@@ -275,14 +278,12 @@ def _tab_to(driver: WebDriver, css: str, limit: int = 60) -> None:
 
 
 def test_keyboard_only(services: Services, server: LiveServer, tmp_path: Path, db_url: str) -> None:
-    db = db_url.split(":")[0].split("+")[0]
     bank = Bank(services, server)
     person = make_account(services, Role.SUBJECT)
     assert person.id_number
     request_id = bank.ask(person.id_number)
-    driver = _browser(tmp_path, "desktop")
-    try:
-        me = Person(driver, server, f"keyboard-{db}-desktop", "desktop")
+    with browsing(server, tmp_path, f"keyboard-{_db(db_url)}", "desktop") as me:
+        driver = me.driver
         me.go("/app")
         # The first stop is the skip link, then the way in.
         _press(driver, Keys.TAB)
@@ -312,7 +313,5 @@ def test_keyboard_only(services: Services, server: LiveServer, tmp_path: Path, d
         me.shot("revoke-focused")
         _press(driver, Keys.ENTER)
         wait_for_text(driver, "授权已撤回")
-    finally:
-        driver.quit()
     consent = bank.http.get(f"/v1/consent-requests/{request_id}").json()["consent_id"]
     assert bank.http.get(f"/v1/consents/{consent}").json()["state"] == "revoked"
