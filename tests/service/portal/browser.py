@@ -106,6 +106,8 @@ def open_chromium(width: str, profile: Path, pixel_ratio: float = 2.0) -> WebDri
     for flag in _FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    # The console, to catch Content-Security-Policy violations and script errors.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     w, h = WIDTHS[width]
     if width == "phone":
         metrics = {"width": w, "height": h, "pixelRatio": pixel_ratio, "touch": True}
@@ -148,6 +150,13 @@ def fits_the_width(driver: WebDriver) -> bool:
     """No horizontal scrolling: the page is readable at the window's width."""
     return bool(driver.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def console_problems(driver: WebDriver) -> list[str]:
+    """Console messages about blocked content or script errors since the last call."""
+    entries: Any = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [str(e["message"]) for e in entries
+            if e["level"] in ("SEVERE", "WARNING") and "favicon.ico" not in e["message"]]
 
 
 def unlabelled_controls(driver: WebDriver) -> list[str]:

@@ -24,7 +24,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from policies import Role
 from policies.access import CHINA_STANDARD_TIME
@@ -42,6 +42,7 @@ from tests.service.identity.tokens import (
 from tests.service.portal.browser import (
     WIDTHS,
     LiveServer,
+    console_problems,
     fits_the_width,
     open_chromium,
     screenshot,
@@ -90,6 +91,7 @@ class Person:
         screenshot(self.driver, f"{self.shots}-{self.n:02d}-{page}")
         assert fits_the_width(self.driver), f"{page} scrolls sideways at {self.width} width"
         assert unlabelled_controls(self.driver) == [], page
+        assert console_problems(self.driver) == [], page
 
     def go(self, path: str) -> None:
         self.driver.get(self.server.url + path)
@@ -113,6 +115,12 @@ class Person:
         self.driver.find_element(By.ID, "password").send_keys(account.password)
         self.click("button[value=login]")
         wait_for_path(self.driver, "/app/requests")
+
+    def read_report(self) -> None:
+        """Read the report through the portal's own session (one audited read)."""
+        with self.server.client() as http:
+            http.cookies.set("cg_session", self.cookie(), path="/app")
+            assert http.get("/app/report").status_code == 200
 
     def main_text(self) -> str:
         return str(self.driver.find_element(By.TAG_NAME, "main").text)
@@ -313,5 +321,17 @@ def test_keyboard_only(services: Services, server: LiveServer, tmp_path: Path, d
         me.shot("revoke-focused")
         _press(driver, Keys.ENTER)
         wait_for_text(driver, "授权已撤回")
+        # Older log entries load in place (htmx), from the keyboard too.
+        for _ in range(60):
+            me.read_report()
+        me.go("/app/access-log")
+        wait_for_path(driver, "/app/access-log")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "li.entry")) == 50
+        _tab_to(driver, "#more a")
+        _press(driver, Keys.ENTER)
+        WebDriverWait(driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "li.entry")) > 50)
+        assert driver.current_url.endswith("/app/access-log")
+        assert console_problems(driver) == []
+        me.shot("access-log-older")
     consent = bank.http.get(f"/v1/consent-requests/{request_id}").json()["consent_id"]
     assert bank.http.get(f"/v1/consents/{consent}").json()["state"] == "revoked"
