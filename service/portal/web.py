@@ -74,10 +74,10 @@ def expired_cookie(name: str, services: Services, *, path: str = PREFIX) -> Cook
                   secure=https(services))
 
 
-def flash_cookie(services: Services, page: str, notice: str, item: str | None = None) -> Cookie:
-    """A one-time notice for ``page`` (a code and perhaps an id, never text); the cookie's
-    path keeps it for that page."""
-    return cookie(FLASH_COOKIE, notice + (f".{item}" if item else ""), services, path=page, max_age=120)
+def flash_cookie(services: Services, target: str, notice: str, item: str | None = None) -> Cookie:
+    """A one-time notice for the page at ``target`` (a code and perhaps an id, never text);
+    the cookie's path keeps it for that page."""
+    return cookie(FLASH_COOKIE, notice + (f".{item}" if item else ""), services, path=target, max_age=120)
 
 
 def read_flash(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str | None] | None:
