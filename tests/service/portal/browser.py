@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from service.config import Settings
@@ -135,15 +135,24 @@ def screenshot(driver: WebDriver, name: str, folder: Path | None = None, max_hei
     return path
 
 
-def wait_for_path(driver: WebDriver, path: str, timeout: float = 20.0) -> None:
+def wait_for_path(driver: WebDriver, path: str, timeout: float = 30.0) -> None:
     """Wait until the browser is on ``path`` (ignoring the query) and the page has loaded."""
     WebDriverWait(driver, timeout).until(lambda d: d.current_url.split("?")[0].endswith(path))
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def wait_for_text(driver: WebDriver, text: str, timeout: float = 20.0) -> None:
+def wait_for_text(driver: WebDriver, text: str, timeout: float = 30.0) -> None:
     """Wait until ``text`` is in the page's main content."""
-    WebDriverWait(driver, timeout).until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), text))
+
+    def shown(d: WebDriver) -> bool:
+        try:
+            return text in d.find_element(By.TAG_NAME, "main").text
+        except WebDriverException:
+            # The page was replaced between finding the element and reading it (a form
+            # submission in flight): look again.
+            return False
+
+    WebDriverWait(driver, timeout).until(shown)
 
 
 def fits_the_width(driver: WebDriver) -> bool:
