@@ -21,7 +21,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from policies.access import CHINA_STANDARD_TIME
-from service.db.types import china_today, utcnow
+from service.db.types import china_today, iso_z, utcnow
 from service.portal import present
 from service.portal.api import ApiError
 from service.portal.rendering import NO_STORE, PREFIX, page, secured
@@ -127,9 +127,10 @@ class _BadNumber(Exception):
     pass
 
 
-def _whole(value: str, lowest: int) -> int:
+def _whole(value: str) -> int:
+    """A whole number as typed in a number field (ASCII digits, a sane length)."""
     text = value.strip()
-    if not text.isdigit() or int(text) < lowest:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
         raise _BadNumber
     return int(text)
 
@@ -146,12 +147,12 @@ def narrowing(visitor: Visitor, requested: dict[str, Any]) -> dict[str, Any]:
     chosen = sorted(set(visitor.form.get("categories", [])))
     if chosen != sorted(c["code"] for c in requested["categories"]):
         body["categories"] = chosen
-    queries = _whole(visitor.field("max_queries"), 0)
+    queries = _whole(visitor.field("max_queries"))
     if queries != requested["max_queries"]:
         body["max_queries"] = queries
     validity = requested["validity"]
     if "days" in validity:
-        days = _whole(visitor.field("valid_days"), 0)
+        days = _whole(visitor.field("valid_days"))
         if days != validity["days"]:
             body["valid_days"] = days
     else:
@@ -161,7 +162,7 @@ def narrowing(visitor: Visitor, requested: dict[str, Any]) -> dict[str, Any]:
             raise _BadNumber from None
         until = present.parse_time(validity["until"])
         if until is None or chosen_day != until.astimezone(CHINA_STANDARD_TIME).date():
-            body["valid_until"] = _end_of_day(chosen_day).isoformat().replace("+00:00", "Z")
+            body["valid_until"] = iso_z(_end_of_day(chosen_day))
     return body
 
 

@@ -165,6 +165,8 @@ def test_grant_narrowed_but_never_widened(portal: TestClient[Any], services: Ser
         ({"categories": []}, "请至少选择一个信息类别"),
         ({"max_queries": "0"}, "请至少允许查询 1 次"),
         ({"valid_days": "ten"}, "请检查您填写的内容"),
+        ({"valid_days": "9" * 5000}, "请检查您填写的内容"),
+        ({"max_queries": "²"}, "请检查您填写的内容"),
     ]
     for fields, words in refusals:
         resp = _grant(portal, request_id, **fields)
