@@ -34,7 +34,9 @@ def add_record(services: Services, subject_id: str, provider_id: str, item_code:
     item = load_catalog()[item_code]
     record_id = uuid.uuid4().hex
     number = number or f"京市监罚〔2026〕{uuid.uuid4().int % 10000}号"
-    with services.session() as s, s.begin():
+    # A write transaction from the start: a deferred one reads the data key first and can
+    # then find that the audit writer committed meanwhile (SQLite refuses the upgrade).
+    with services.write_session() as s, s.begin():
         doc_ct, facts_ct = services.vault.encrypt(s, subject_id, [
             (FieldPlace("credit_records", "document_number_ct", record_id), number),
             (FieldPlace("credit_records", "facts_ct", record_id), facts),
