@@ -4,6 +4,23 @@
 source "$(dirname "$0")/_env.sh"
 install_project "[test]"
 
+# The portal's browser tests drive Debian's Chromium through its chromedriver; a CJK font
+# makes their screenshots readable. Install what is missing (CI runs as root on Debian).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "the browser tests need: ${missing[*]} (apt-get install as root)" >&2
+    exit 1
+  fi
+fi
+
 PG_BINDIR="${PG_BINDIR:-}"
 if [ -z "$PG_BINDIR" ]; then
   PG_BINDIR="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"

@@ -240,10 +240,17 @@ def reject_consent_request(principal: Caller, services: Svc, request_id: FromPat
     summary="My consents (and my wards'), every state, with receipts",
 )
 def my_consents(principal: Caller, services: Svc) -> dict[str, Any]:
-    """All consents, newest first, each with its effective state and receipt."""
+    """All consents, newest first, each with its effective state, its receipt, the institution
+    holding it and whose it is (``for``: self or ward, ``subject``: the pseudonym)."""
     now = utcnow()
-    consents = ConsentService(services).consents_for(principal)
-    return {"items": [consent_view(c, now, with_receipt=True) for c in consents]}
+    service = ConsentService(services)
+    consents = service.consents_for(principal)
+    holders = service.institutions({c.institution_id for c in consents})
+    return {"items": [
+        {**consent_view(c, now, with_receipt=True), "for": "self" if c.subject_id == principal.subject_id else "ward",
+         "subject": c.subject_id, "institution": holders[c.institution_id]}
+        for c in consents
+    ]}
 
 
 @post(

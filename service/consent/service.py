@@ -442,6 +442,17 @@ class ConsentService:
                 .order_by(Consent.granted_at.desc())  # type: ignore[attr-defined]
             ).scalars())
 
+    def institutions(self, ids: set[str]) -> dict[str, dict[str, str]]:
+        """Who holds the consents: id, name and type of each institution named."""
+        if not ids:
+            return {}
+        with self._svc.session() as s:
+            rows = s.execute(
+                select(Institution.id, Institution.name, Institution.type)  # type: ignore[call-overload]
+                .where(Institution.id.in_(sorted(ids)))  # type: ignore[attr-defined]
+            ).all()
+        return {i: {"id": i, "name": name, "type": kind} for i, name, kind in rows}
+
     def revoke(self, principal: Principal, consent_id: str, http_request_id: str | None, now: datetime) -> Consent:
         """Revoke at once: the conditional update commits before this returns, and every
         query that starts afterwards finds the consent revoked."""

@@ -28,8 +28,10 @@ from service.http.problems import EXCEPTION_HANDLERS
 from service.http.refusals import RefusalRecorder
 from service.http.system import MetricsListener, health, live, metrics, root
 from service.identity.guards import provide_principal
+from service.identity.me import who_am_i
 from service.identity.routes import ROUTES as OAUTH_ROUTES
 from service.observability.logging import configure_logging
+from service.portal.routes import PORTAL_ROUTES, TEMPLATE_CONFIG
 from service.public.routes import PUBLIC_HANDLERS
 from service.query.routes import FAST_ROUTES, QUERY_HANDLERS
 from service.records.routes import RECORD_HANDLERS
@@ -122,6 +124,8 @@ def create_app(
             *REMEDY_HANDLERS,
             *PUBLIC_HANDLERS,
             *AUDITOR_HANDLERS,
+            who_am_i,
+            *PORTAL_ROUTES,
             *extra_handlers,
         ],
         dependencies={
@@ -129,6 +133,7 @@ def create_app(
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TEMPLATE_CONFIG,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="creditgate",

@@ -5,6 +5,11 @@ The table is the specification: the application's routes must be exactly the
 ones listed (a route added later fails here until it is listed), each guarded
 route must declare exactly the listed roles and scope, and each is called with
 every role, with a token lacking its scope and with broken tokens.
+
+The portal's pages (``/app``) authenticate by session cookie, never by bearer
+token: they are listed apart, each as ``session`` (guarded by
+``require_session``) or ``public``. Without a session every ``session`` route
+sends the browser to sign in and does nothing, whatever token it is shown.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from service.http.app import create_app
 from service.identity.guards import roles_of, scope_of
 from service.identity.jose import StrictJWSRegistry, okp_key
 from service.identity.policy import ALL_SCOPES, TOKEN_ROLES
+from service.portal.web import session_guarded
 from service.runtime import Services
 from tests.service.identity.tokens import Caller, issue_token_for
 
 PUBLIC_PATHS = ("/", "/health", "/health/live")
+PORTAL = "/app"
 PUBLIC_PREFIXES = ("/schema", "/oauth/", "/.well-known/", "/v1/public/")
 
 INST, PROV, OPER = frozenset({Role.INSTITUTION}), frozenset({Role.PROVIDER}), frozenset({Role.OPERATOR})
@@ -89,6 +96,7 @@ EXPECTED: dict[tuple[str, str], tuple[frozenset[Role], str]] = {
     ("GET", "/v1/audit/proofs/inclusion"): (AUDITOR, "audit:read"),
     ("GET", "/v1/audit/proofs/consistency"): (AUDITOR, "audit:read"),
     ("GET", "/v1/audit/reports/summary"): (AUDITOR, "audit:read"),
+    ("GET", "/v1/me"): (PEOPLE, "me"),
     **{("POST", path): (OPER, "admin") for path in ADMIN_PATHS},
 }
 #: Every route open without a token.
@@ -98,13 +106,36 @@ EXPECTED_PUBLIC = {
     ("GET", "/.well-known/oauth-authorization-server"), ("GET", "/oauth/jwks"),
     ("GET", "/v1/public/serious-list"),
 }
+#: The portal's routes: ``session`` ones need a signed-in session, ``public`` ones do not.
+EXPECTED_PORTAL: dict[tuple[str, str], str] = {
+    ("GET", "/app"): "public",
+    ("GET", "/app/login"): "public",
+    ("GET", "/app/callback"): "public",
+    ("GET", "/app/lang/{code:str}"): "public",
+    ("GET", "/app/static/{file_path:path}"): "public",
+    ("POST", "/app/logout"): "session",
+    ("GET", "/app/requests"): "session",
+    ("GET", "/app/requests/{request_id:str}"): "session",
+    ("POST", "/app/requests/{request_id:str}/grant"): "session",
+    ("POST", "/app/requests/{request_id:str}/reject"): "session",
+    ("GET", "/app/consents"): "session",
+    ("POST", "/app/consents/{consent_id:str}/revoke"): "session",
+    ("GET", "/app/consents/{consent_id:str}/receipt"): "session",
+    ("GET", "/app/report"): "session",
+    ("GET", "/app/access-log"): "session",
+    ("POST", "/app/ward"): "session",
+}
 _PARAM = re.compile(r"\{[^}]+\}")
 _GUARD_CODES = {"forbidden_role", "insufficient_scope"}
 _AUTH_CODES = {"unauthorized", "token_invalid", "token_expired"}
 
 
+def is_portal(path: str) -> bool:
+    return path == PORTAL or path.startswith(PORTAL + "/")
+
+
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or is_portal(path)
 
 
 def protected_routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
@@ -158,12 +189,48 @@ def _all_routes(app: Litestar) -> set[tuple[str, str]]:
     return found
 
 
+def portal_routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
+    """(method, path template, handler) for every portal route of ``app``."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not is_portal(route.path):
+            continue
+        for handler in route.route_handlers:
+            found.extend((m, route.path, handler) for m in sorted(handler.http_methods) if m not in ("OPTIONS", "HEAD"))
+    return found
+
+
 def test_the_routes_are_exactly_the_table(services: Services) -> None:
     app = create_app(services=services)
-    assert _all_routes(app) == set(EXPECTED) | EXPECTED_PUBLIC
+    assert _all_routes(app) == set(EXPECTED) | EXPECTED_PUBLIC | set(EXPECTED_PORTAL)
     declared = {(m, p): (roles_of(h), scope_of(h)) for m, p, h in protected_routes(app)}
     assert declared == EXPECTED
     assert unguarded(app) == []
+    # Portal routes: a session guard exactly where the table says, and never a bearer-token guard.
+    portal = {(m, p): ("session" if session_guarded(h) else "public") for m, p, h in portal_routes(app)}
+    assert portal == EXPECTED_PORTAL
+    assert all(roles_of(h) is None for _, _, h in portal_routes(app))
+
+
+def test_portal_routes_need_a_session_not_a_token(services: Services, callers: dict[Role, Caller]) -> None:
+    """Without a session cookie every session route sends the browser to sign in, even
+    with a valid bearer token of any role; a POST does nothing."""
+    app = create_app(services=services)
+    failures: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for (method, template), kind in sorted(EXPECTED_PORTAL.items()):
+            if kind != "session":
+                continue
+            path = _concrete(template)
+            for caller in [None, *callers.values()]:
+                headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}
+                resp = client.request(method, path, headers=headers, data={"csrf": "x"} if method == "POST" else None,
+                                      follow_redirects=False)
+                location = resp.headers.get("location", "")
+                if resp.status_code != 303 or not location.startswith("/app?"):
+                    failures.append(f"{method} {template} with {caller.role if caller else 'nothing'}: "
+                                    f"{resp.status_code} {location}")
+    assert failures == []
 
 
 def test_an_unguarded_route_is_caught(services: Services) -> None:
