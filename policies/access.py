@@ -1,6 +1,7 @@
 """The single access decision for reads of personal information.
 
-``decide`` is the policy half of the gate in DESIGN §2: the service calls it
+``decide`` is the policy half of the gate (docs/ARCHITECTURE.md, "The governed
+access path"): the service calls it
 for every read of a subject's personal information and may decrypt and show
 only what the returned Decision allows. It is a pure function: the clock,
 the consent and the viewer are all passed in, so the same inputs always give
@@ -91,7 +92,7 @@ class Reason(StrEnum):
 
 
 class ConsentState(StrEnum):
-    """Consent lifecycle states (DESIGN §5)."""
+    """Consent lifecycle states."""
 
     PENDING = "pending"
     ACTIVE = "active"

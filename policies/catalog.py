@@ -1,4 +1,4 @@
-"""The public credit information catalog (公共信用信息目录, DESIGN §6), policy data.
+"""The public credit information catalog (公共信用信息目录), policy data.
 
 Nothing outside the catalog can be registered, shared or disclosed. Each item
 says what kind of information it is (nature), which consent category it falls
@@ -77,14 +77,14 @@ NEGATIVE_NATURES = frozenset({"dishonest", "serious"})
 
 SHARING_ATTRIBUTES = frozenset({"unconditional", "conditional", "none"})
 
-# The only fields a serious dishonesty list may cover (DESIGN §6):
+# The only fields a serious dishonesty list may cover:
 # serious harm to health and life; serious damage to fair market competition
 # and social order; refusal to perform legal obligations that damages the
 # credibility of courts and administrative organs; refusal to perform national
 # defence obligations.
 SERIOUS_LIST_FIELDS = frozenset({"health_and_life", "market_order", "court_and_admin_credibility", "national_defence"})
 
-# Legal-effect documents (具有法律效力的文书) that can ground a record (DESIGN §6).
+# Legal-effect documents (具有法律效力的文书) that can ground a record.
 DOCUMENT_TYPES = frozenset(
     {
         "court_judgment",  # 生效裁判文书 (judgment or ruling on the merits)

@@ -1,4 +1,4 @@
-"""Consent rules (DESIGN §5): what a request may ask for, how a grant may narrow it,
+"""Consent rules: what a request may ask for, how a grant may narrow it,
 and the state a stored consent is really in at a given moment.
 
 Separate consent (单独同意) means one purpose per consent. There is no lifetime

@@ -1,4 +1,4 @@
-"""Rules for registering and showing credit records (DESIGN §6, §7).
+"""Rules for registering and showing credit records.
 
 Pure functions over plain values: the catalog item, the dates and the stored
 state come in, a decision comes out. Dates are civil dates in China; the
@@ -62,7 +62,7 @@ class RecordRuleError(ValueError):
 
 
 class RecordState(StrEnum):
-    """Stored states of a record (DESIGN §6)."""
+    """Stored states of a record."""
 
     ACTIVE = "active"
     DISPUTED = "disputed"  # objection or complaint open; measures suspended
@@ -357,7 +357,7 @@ def repair_allowed(item: CatalogItem, window: DisclosureWindow, today: date) -> 
 
 
 def suspended_end(measures_last_day: date, suspended_from: date, resumed_on: date) -> date:
-    """The new last day of punishment measures after a suspension (DESIGN §7).
+    """The new last day of punishment measures after a suspension.
 
     While an objection or complaint is open the measures are suspended; if it is
     finally rejected they resume on ``resumed_on`` and the end moves later by

@@ -1,4 +1,4 @@
-"""Rules of the remedies (DESIGN §7): objections, complaints, credit repair, the serious list.
+"""Rules of the remedies: objections, complaints, credit repair, the serious list.
 
 Pure functions over plain values, like :mod:`policies.records`: the stored
 states, the dates and the catalog item come in; a refusal (a

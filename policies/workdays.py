@@ -1,4 +1,4 @@
-"""Chinese working days and the deadlines counted in them (DESIGN §7).
+"""Chinese working days and the deadlines counted in them.
 
 A working day is a day people work in mainland China: Monday to Friday, except
 public holidays, plus the adjusted working days (调休上班) that make up for

@@ -1,6 +1,6 @@
 """A pytest plugin: after the whole session, no plaintext personal data in the databases or the logs.
 
-Issue 4 ("Done means") and DESIGN §3 invariant 6: no plaintext ID number, name,
+Invariant 6 of docs/ARCHITECTURE.md: no plaintext ID number, name,
 phone, card, address, record facts or document number may appear in a database
 file or in the log output. Individual tests check the data they write; this
 plugin checks everything the suite wrote, once the suite has run.

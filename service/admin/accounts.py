@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from policies import InvalidIdentifier, Role, parse_resident_id, validate_bank_card, validate_mobile
 from policies.text import TextRefused, clean_text
@@ -111,12 +112,12 @@ def register_account(
                       role=account_role.value, status=ACTIVE, failed_logins=0)
     try:
         with audited_write(services, actor) as w:
-            if w.session.execute(select(Account.id).where(Account.username == handle)).first():  # type: ignore[arg-type,call-overload]
+            if w.session.execute(select(col(Account.id)).where(col(Account.username) == handle)).first():
                 raise Conflict("username_taken", "this username is taken")
             if person is not None:
                 subject_id, created = register_subject(w.session, services.vault, services.blind_index, person)
                 taken = w.session.execute(
-                    select(Account.id).where(Account.subject_id == subject_id)  # type: ignore[arg-type,call-overload]
+                    select(col(Account.id)).where(col(Account.subject_id) == subject_id)
                 ).first()
                 if taken:
                     raise Conflict("subject_has_account", "this person already has an account")
@@ -151,7 +152,7 @@ def set_account_status(services: Services, *, actor: Actor, account_id: str, sta
             # Lock every active operator row first, so that two operators disabling each
             # other at the same moment cannot both succeed.
             operators = session.execute(
-                select(Account.id).where(Account.role == Role.OPERATOR.value, Account.status == ACTIVE)  # type: ignore[arg-type,call-overload]
+                select(col(Account.id)).where(col(Account.role) == Role.OPERATOR.value, col(Account.status) == ACTIVE)
                 .with_for_update()
             ).scalars().all()
         account = w.locked(Account, account_id, "account")

@@ -62,8 +62,8 @@ def register_guardianship(
                                               SubjectData(id_number=resident.number, name=clean_name))
             open_link = w.session.execute(
                 select(Guardianship.id).where(  # type: ignore[call-overload]
-                    Guardianship.guardian_account_id == guardian_account_id,  # type: ignore[arg-type]
-                    Guardianship.ward_subject_id == ward_id,  # type: ignore[arg-type]
+                    Guardianship.guardian_account_id == guardian_account_id,
+                    Guardianship.ward_subject_id == ward_id,
                     Guardianship.ended_at.is_(None),  # type: ignore[union-attr]
                 )
             ).first()

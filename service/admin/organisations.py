@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from policies import INSTITUTION_TYPES, InvalidIdentifier, Role, load_provider_levels, load_purposes, validate_uscc
 from service.admin.actor import Actor
@@ -128,7 +129,7 @@ def _register(services: Services, actor: Actor, org: Institution | Provider, kin
                       else f"a {kind} with this USCC is registered")
     try:
         with audited_write(services, actor) as w:
-            if w.session.execute(select(model.id).where(model.uscc == org.uscc)).first():  # type: ignore[arg-type,call-overload]
+            if w.session.execute(select(col(model.id)).where(col(model.uscc) == org.uscc)).first():
                 raise exists
             w.session.add(org)
             w.session.flush()

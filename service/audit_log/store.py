@@ -51,7 +51,7 @@ def leaf_hashes(engine: Engine, end: int, page: int = 100_000) -> Iterator[tuple
 def max_seq(engine: Engine) -> int:
     """The highest seq stored (0 for an empty log)."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(AuditEntryRow.seq), 0))).scalar_one())  # type: ignore[arg-type]
+        return int(conn.execute(select(func.coalesce(func.max(AuditEntryRow.seq), 0))).scalar_one())
 
 
 _CP = CheckpointRow.__table__  # type: ignore[attr-defined]

@@ -83,7 +83,7 @@ def audited(services: Services, principal: Principal, action: str,
 
 
 def _not_found(what: str, parameter: str | None = None) -> ProblemError:
-    extra = {"parameter": parameter} if parameter else {}
+    extra: dict[str, Any] = {"parameter": parameter} if parameter else {}
     return ProblemError(404, "checkpoint_not_found", f"no checkpoint was signed at {what}", **extra)
 
 

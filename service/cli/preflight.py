@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -49,7 +50,7 @@ def reachable_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _connect_timeout(settings: Settings) -> dict[str, object]:
+def _connect_timeout(settings: Settings) -> dict[str, Any]:
     # A server that drops packets would otherwise hang the command for minutes.
     if settings.is_sqlite:
         return {}

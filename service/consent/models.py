@@ -1,4 +1,4 @@
-"""Consent requests and consents (DESIGN §5)."""
+"""Consent requests and consents."""
 
 from __future__ import annotations
 

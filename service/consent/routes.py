@@ -1,4 +1,4 @@
-"""Consent endpoints: institutions ask, people decide (DESIGN §5, §9)."""
+"""Consent endpoints: institutions ask, people decide."""
 
 from __future__ import annotations
 

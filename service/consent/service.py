@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import Role, age_on, load_categories, load_consent_settings, load_purposes, normalize_resident_id
 from policies.access import CHINA_STANDARD_TIME
@@ -106,7 +107,7 @@ def shown_terms(req: ConsentRequest, institution: Institution, reason: str | Non
     kinds = [(c, categories[c].name_zh if c in categories else c) for c in sorted(req.categories)]
     notice = consent_notice(
         institution_name=institution.name, institution_uscc=institution.uscc, institution_contact=institution.contact,
-        purpose_code=req.purpose, purpose_name=purpose_name, reason=reason, categories=kinds,
+        purpose_code=req.purpose, purpose_name=purpose_name, reason=reason or "", categories=kinds,
         validity=_validity_text(req), max_queries=req.max_queries,
     )
     return {
@@ -191,7 +192,7 @@ class ConsentService:
 
     def _subject_of(self, session: Session, req: ConsentRequest) -> str | None:
         return session.execute(
-            select(Subject.id).where(Subject.id_number_index == req.subject_index)  # type: ignore[call-overload,arg-type]
+            select(col(Subject.id)).where(col(Subject.id_number_index) == req.subject_index)
         ).scalar_one_or_none()
 
     def _age_today(self, session: Session, principal: Principal, subject_id: str, now: datetime) -> int | None:
@@ -297,7 +298,7 @@ class ConsentService:
         if not people:
             return []
         with self._svc.session() as s:
-            indexes = dict(s.execute(
+            indexes: dict[bytes, str] = dict(s.execute(  # type: ignore[arg-type]
                 select(Subject.id_number_index, Subject.id).where(Subject.id.in_(people))  # type: ignore[attr-defined,call-overload]
             ).all())
             rows = s.execute(
@@ -515,7 +516,7 @@ class ConsentService:
             due = s.execute(
                 select(Consent).where(
                     Consent.state == "active",  # type: ignore[arg-type]
-                    or_(Consent.valid_until <= now, Consent.uses >= Consent.max_uses),  # type: ignore[arg-type,operator]
+                    or_(col(Consent.valid_until) <= now, col(Consent.uses) >= Consent.max_uses),
                 )
             ).scalars().all()
             for c in due:

@@ -85,7 +85,7 @@ def rewrap_all(
                     new = seal_envelope(active, active_id, dek, wrap_associated_data(dek_id, active_id, table))
                     conn.execute(
                         update(model)
-                        .where(model.id == dek_id, model.kek_id == old_kek_id)  # type: ignore[arg-type]
+                        .where(model.id == dek_id, model.kek_id == old_kek_id)
                         .values(kek_id=active_id, wrapped_key=new, rewrapped_at=utcnow())
                     )
                 conn.commit()

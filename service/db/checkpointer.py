@@ -13,6 +13,7 @@ GIL while it runs.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -49,7 +50,7 @@ class WalCheckpointer:
         """
         pooled = self._engine.raw_connection()
         try:
-            conn = pooled.driver_connection
+            conn: Any = pooled.driver_connection
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             with self._write_lock or nullcontext():
                 row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

@@ -100,7 +100,7 @@ class ThreadReaders:
 
     def _open(self) -> RawConnection:
         pooled = self._engine.raw_connection()
-        dbapi = pooled.driver_connection
+        dbapi: Any = pooled.driver_connection
         pooled.detach()
         if self._engine.dialect.name != "sqlite":
             dbapi.rollback()

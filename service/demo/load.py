@@ -43,6 +43,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from policies import Role, age_on, load_catalog, load_consent_settings, load_purposes, make_resident_id
 from policies.access import CHINA_STANDARD_TIME
@@ -387,12 +388,13 @@ def _person_principal(account: Account, wards: frozenset[str] = frozenset()) -> 
 
 def _requested(services: Services, institution_id: str, index: bytes, ordinal: int) -> bool:
     with services.session() as s:
-        return s.execute(
-            select(func.count()).select_from(ConsentRequest).where(  # type: ignore[arg-type]
-                ConsentRequest.institution_id == institution_id,
-                ConsentRequest.subject_index == index,
+        count: int = s.execute(
+            select(func.count()).select_from(ConsentRequest).where(
+                col(ConsentRequest.institution_id) == institution_id,
+                col(ConsentRequest.subject_index) == index,
             )
-        ).scalar_one() > ordinal
+        ).scalar_one()
+        return count > ordinal
 
 
 def _run_scenario(

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from policies import Role, load_catalog
 from policies.access import CHINA_STANDARD_TIME
@@ -97,7 +99,7 @@ def _record(services: Services, provider: Provider, person: SubjectData, key: st
     recorder = RecordService(services)
     hashed = recorder.key_hash(provider.id, key)
     with services.session() as s:
-        found = s.execute(select(CreditRecord.id).where(CreditRecord.idempotency_key == hashed)).scalar()  # type: ignore[call-overload,arg-type]
+        found = s.execute(select(col(CreditRecord.id)).where(col(CreditRecord.idempotency_key) == hashed)).scalar()
     if found is not None:
         return str(found)
     new = NewRecord(id_number=person.id_number, name=person.name, item_code=item_code,
@@ -168,7 +170,7 @@ def load_stories(services: Services, logins: Sequence[tuple[SubjectData, Account
     key = f"demo-{seed}-remedy-5"
     with services.session() as s:
         listed = s.execute(select(CreditRecord.id).where(  # type: ignore[call-overload]
-            CreditRecord.idempotency_key == RecordService(services).key_hash(tax.id, key))).first()  # type: ignore[arg-type]
+            CreditRecord.idempotency_key == RecordService(services).key_hash(tax.id, key))).first()
     if listed is None:
         decided = today - timedelta(days=10)
         new = NewRecord(id_number=fifth.id_number, name=fifth.name, item_code="tax_major_violation",
@@ -182,7 +184,7 @@ def load_stories(services: Services, logins: Sequence[tuple[SubjectData, Account
 
 def _exists(services: Services, model: type, **where: str) -> bool:
     with services.session() as s:
-        query = select(model)
+        query: Any = select(model)
         for column, value in where.items():
             query = query.where(getattr(model, column) == value)
         return s.execute(query.limit(1)).first() is not None

@@ -251,7 +251,7 @@ class AccessGate:
             raise ValueError("the decision is about another subject or viewer")
         if decision.allowed and subject is None:
             decision = _denied(decision, "subject_unknown")
-        base = {
+        base: dict[str, Any] = {
             "actor_type": viewer.role.value, "actor_id": viewer.actor_id, "action": action,
             # Only a purpose the policy knows reaches the append-only log, never the caller's string.
             "subject": subject_id if subject is not None else None, "purpose": known_purpose(purpose),

@@ -58,10 +58,11 @@ class CreditGateApp(Litestar):
             return
         if scope["method"] == "HEAD":
             scope, send = as_get_without_body(scope, send)
-        route = self.fast_lane.route_for(scope) if self.fast_lane is not None else None
-        if route is not None:
+        lane = self.fast_lane
+        route = lane.route_for(scope) if lane is not None else None
+        if lane is not None and route is not None:
             scope["app"] = scope["litestar_app"] = self  # what Litestar's own __call__ sets
-            await with_request_context(partial(self.fast_lane, route), scope, receive, send,  # type: ignore[misc]
+            await with_request_context(partial(lane, route), scope, receive, send,
                                        self.on_response_start)
         else:
             await with_request_context(super().__call__, scope, receive, send, self.on_response_start)

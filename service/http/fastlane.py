@@ -67,7 +67,7 @@ class FastLane:
         """Answer one request of ``route``, errors included, as Litestar would."""
         scope["path_template"] = route.path
         try:
-            connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope, receive, send)
+            connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope, receive, send)  # type: ignore[arg-type]
             await route.guard(connection, None)  # type: ignore[arg-type]
             payload = decode_strict(await self._body(scope, receive), route.body,
                                     content_type=_header(scope, b"content-type"))

@@ -114,9 +114,9 @@ class RoleGuard:
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     """The caller behind the request's bearer token, verified and checked live
     (steps 1 to 3 above); stored on the connection for the ``principal`` dependency."""
-    principal = connection.scope.get("user")
-    if isinstance(principal, Principal):
-        return principal
+    cached = connection.scope.get("user")
+    if isinstance(cached, Principal):
+        return cached
     token = bearer_token(_authorization(connection.scope))
     services: Services = connection.app.state["services"]
     try:

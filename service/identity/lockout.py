@@ -80,7 +80,7 @@ class SourceThrottle:
         """When the block on this source at ``scope`` ends, if one is in force now."""
         until = self._session.execute(
             select(LoginThrottle.blocked_until).where(  # type: ignore[call-overload]
-                LoginThrottle.scope == scope, LoginThrottle.source == self.source  # type: ignore[arg-type]
+                LoginThrottle.scope == scope, LoginThrottle.source == self.source
             )
         ).scalar_one_or_none()
         return until if until is not None and until > self._now else None
@@ -96,7 +96,7 @@ class SourceThrottle:
             return None
         self._session.execute(
             LoginThrottle.__table__.update()  # type: ignore[attr-defined]
-            .where(LoginThrottle.scope == scope, LoginThrottle.source == self.source)  # type: ignore[arg-type]
+            .where(LoginThrottle.scope == scope, LoginThrottle.source == self.source)
             .values(blocked_until=self._now + duration)
         )
         return Block(scope, failures, duration)

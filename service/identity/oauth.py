@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
@@ -52,7 +52,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from policies import Role
@@ -195,7 +195,7 @@ class OAuthResponse:
 
 
 @dataclass(frozen=True)
-class Client(ClientMixin):  # type: ignore[misc]
+class Client(ClientMixin):
     """An OAuth client as authlib sees it (a machine client or ``creditgate-web``)."""
 
     client_id: str
@@ -279,7 +279,7 @@ def load_client(services: Services, client_id: str) -> Client | None:
 # --- RFC 7523 client assertions ---------------------------------------------------------------
 
 
-class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+class PrivateKeyJWT(JWTBearerClientAssertion):
     """``private_key_jwt`` client authentication with strict checks and jti replay protection."""
 
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
@@ -351,7 +351,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 # --- grants -------------------------------------------------------------------------------------
 
 
-class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentials(ClientCredentialsGrant):
     """``client_credentials`` for machine clients; the scope is at most the role's."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = [SECRET_BASIC, PRIVATE_KEY_JWT]  # noqa: RUF012 (authlib's API)
@@ -364,7 +364,7 @@ class ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
-class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
+class IssuedCode(AuthorizationCodeMixin):
     """A consumed authorization code, as authlib's grant needs it."""
 
     account_id: str
@@ -396,7 +396,7 @@ def code_hash(code: str) -> bytes:
     return hashlib.sha256(code.encode("utf-8")).digest()
 
 
-class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):
     """``authorization_code`` for the public web client; see :class:`StrictPKCE`."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]  # noqa: RUF012 (authlib's API)
@@ -416,7 +416,7 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
             session.connection(execution_options=IMMEDIATE)
             now = utcnow()
             session.execute(
-                delete(AuthorizationCode).where(  # type: ignore[arg-type]
+                delete(AuthorizationCode).where(
                     AuthorizationCode.expires_at < now - timedelta(hours=1)  # type: ignore[arg-type]
                 )
             )
@@ -442,12 +442,12 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
         table = AuthorizationCode.__table__  # type: ignore[attr-defined]
         with self.services.session() as session, session.begin():
             session.connection(execution_options=IMMEDIATE)
-            consumed = session.execute(
+            consumed = _rows_changed(session.execute(
                 update(table)
                 .where(table.c.code_hash == digest, table.c.client_id == client.client_id,
                        table.c.used_at.is_(None), table.c.expires_at > now)
                 .values(used_at=now)
-            ).rowcount
+            ))
             row = session.execute(select(table).where(table.c.code_hash == digest)).one_or_none()
         if consumed != 1 or row is None:
             if row is not None and row.used_at is not None:
@@ -465,10 +465,10 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
         the code is marked so that the exchange revokes its own token)."""
         table = AuthorizationCode.__table__  # type: ignore[attr-defined]
         with self.services.write_session() as session, session.begin():
-            marked = session.execute(
+            marked = _rows_changed(session.execute(
                 update(table).where(table.c.code_hash == digest, table.c.token_jti.is_(None))
                 .values(token_jti=REPLAYED_MARK)
-            ).rowcount
+            ))
             jti = None if marked else session.execute(
                 select(table.c.token_jti).where(table.c.code_hash == digest)
             ).scalar_one_or_none()
@@ -494,7 +494,7 @@ class AuthorizationCodeWithPKCE(AuthorizationCodeGrant):  # type: ignore[misc]
         return account
 
 
-class StrictPKCE(CodeChallenge):  # type: ignore[misc]
+class StrictPKCE(CodeChallenge):
     """PKCE with ``S256`` only, required at both endpoints (``plain`` is refused)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
@@ -522,7 +522,7 @@ class StrictPKCE(CodeChallenge):  # type: ignore[misc]
 # --- the server ---------------------------------------------------------------------------------
 
 
-class CreditGateAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+class CreditGateAuthorizationServer(AuthorizationServer):
     """authlib's AuthorizationServer wired to our tables, keys and audit log."""
 
     def __init__(self, services: Services) -> None:
@@ -560,10 +560,10 @@ class CreditGateAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return
         table = AuthorizationCode.__table__  # type: ignore[attr-defined]
         with self.services.write_session() as session, session.begin():
-            linked = session.execute(
+            linked = _rows_changed(session.execute(
                 update(table).where(table.c.code_hash == code.code_hash, table.c.token_jti.is_(None))
                 .values(token_jti=claims["jti"])
-            ).rowcount
+            ))
             if not linked:
                 # The code was replayed while this exchange ran: its token is revoked at once.
                 revoke_token(session, claims["jti"], utcnow() + timedelta(seconds=ACCESS_TOKEN_MAX_TTL),
@@ -611,3 +611,8 @@ class CreditGateAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             issued = self.services.tokens.issue(subject=client.client_id, client_id=client.client_id,
                                                 role=client.role.value, scope=granted)
         return issued.response()
+
+
+def _rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (its result is always a cursor result)."""
+    return cast("CursorResult[Any]", result).rowcount

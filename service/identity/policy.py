@@ -87,7 +87,7 @@ class ThrottleRule:
         if failures < self.free_failures:
             return None
         # Bounded exponent: the cap is reached long before the float would overflow.
-        return min(self.first_delay * 2 ** min(failures - self.free_failures, 32), self.max_delay)
+        return min(self.first_delay * (1 << min(failures - self.free_failures, 32)), self.max_delay)
 
 
 #: Failures at one account from one client source. Only that source is slowed down:

@@ -167,7 +167,7 @@ class TokenService:
             iat={"essential": True},
             jti={"essential": True},
             client_id={"essential": True},
-            role={"essential": True, "values": sorted(TOKEN_ROLES)},
+            role={"essential": True, "values": [str(role) for role in sorted(TOKEN_ROLES)]},
             scope={"essential": True},
         )
         try:

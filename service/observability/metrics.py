@@ -50,7 +50,7 @@ def child(metric: M, *labels: str) -> M:
     found = _CHILDREN.get(key)
     if found is None:
         found = _CHILDREN[key] = metric.labels(*labels)
-    return found  # type: ignore[no-any-return]
+    return found
 LOGIN_THROTTLED = Counter(
     "creditgate_login_throttled_total", "Login attempts refused unchecked because their source is blocked",
     ["scope"], registry=REGISTRY,

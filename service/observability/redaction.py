@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from policies.text import IDENTIFIER_PATTERNS
@@ -61,6 +61,8 @@ def redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
-def redaction_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redaction_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> dict[str, Any]:
     """structlog processor: the last line of defence before a log line is rendered."""
     return {k: redact(v, k if k != "event" else None) for k, v in event_dict.items()}

@@ -37,7 +37,7 @@ def _limiter(request: Request[Any, Any, Any]) -> RateLimiter:
         if limiter is None:
             services: Services = state["services"]
             limiter = state[_LIMITER_KEY] = RateLimiter(services.settings.public_list_per_minute)
-    return limiter  # type: ignore[no-any-return]
+    return limiter
 
 
 def _prefix(value: str | None) -> str | None:

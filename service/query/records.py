@@ -1,4 +1,4 @@
-"""Which records a viewer may see, by the catalog and the disclosure rules (DESIGN §6),
+"""Which records a viewer may see, by the catalog and the disclosure rules,
 and what each shows: its state, class, dispute mark, the subject's statement and the
 objections kept beside it (《征信业管理条例》第十六条、第二十五条)."""
 

@@ -1,4 +1,4 @@
-"""The governed query (DESIGN §2): an institution reads a person's report under a consent."""
+"""The governed query: an institution reads a person's report under a consent."""
 
 from __future__ import annotations
 
@@ -219,7 +219,7 @@ class QueryService:
                 select(func.count()).select_from(table).where(table.c.subject == subject_id)
             ).scalar_one()
             entries = [decode_entry(bytes(body)) for _, body in rows]
-            names = dict(s.execute(
+            names: dict[str, str] = dict(s.execute(  # type: ignore[arg-type]
                 select(Institution.id, Institution.name).where(  # type: ignore[call-overload]
                     Institution.id.in_({e.actor_id for e in entries if e.actor_type == "institution"})  # type: ignore[attr-defined]
                 )

@@ -1,4 +1,4 @@
-"""Credit records (DESIGN §6). Details that can identify or describe the person are
+"""Credit records. Details that can identify or describe the person are
 ciphertext under the subject's data key; what policy needs to decide (item,
 dates, state) is stored in the clear because it is not personal on its own."""
 

@@ -1,4 +1,4 @@
-"""Record registration by providers: ``POST /v1/records`` (DESIGN §6, §9)."""
+"""Record registration by providers: ``POST /v1/records``."""
 
 from __future__ import annotations
 

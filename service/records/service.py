@@ -1,4 +1,4 @@
-"""Registering credit records (DESIGN §6): checks, encryption, idempotency, audit.
+"""Registering credit records: checks, encryption, idempotency, audit.
 
 A provider registers one record per legal-effect document. The steps, in order:
 
@@ -82,7 +82,7 @@ from service.records.models import RECORD_SEALED_COLUMNS, CreditRecord
 from service.runtime import Services
 from service.subjects.repository import SubjectData, register_subject
 
-#: Leniency flags a record can carry (DESIGN §6), in the order they are stored.
+#: Leniency flags a record can carry, in the order they are stored.
 LENIENCY_FLAGS: tuple[str, ...] = ("minor", "force_majeure", "not_intentional", "slight")
 #: Under this age on the decision date the person was a minor (未成年人, 《民法典》第十七条).
 MINOR_AGE = 18

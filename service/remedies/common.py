@@ -1,7 +1,7 @@
 """Pieces every remedy shares: who acts for whom, the record as the rules see it, sealed
 texts, audit events, and the suspension of a record's measures.
 
-Suspension (DESIGN §7). Filing an objection or a complaint about a record marks it
+Suspension. Filing an objection or a complaint about a record marks it
 ``disputed`` and stops the clock of its measures from that day
 (``suspended_since``). An upheld outcome settles the record (corrected or
 revoked). A final rejection, or an objection the provider can neither confirm nor

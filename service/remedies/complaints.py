@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from policies import decide_complaint_review
 from policies.remedies import check_complaint, load_remedy_rules
@@ -85,7 +86,7 @@ class ComplaintService:
             if objection is None or not acts_for(self._svc, s, principal, objection.subject_id, today):
                 raise RemedyNotFound
             exists = s.execute(
-                select(Complaint.id).where(Complaint.objection_id == objection.id)  # type: ignore[arg-type,call-overload]
+                select(col(Complaint.id)).where(Complaint.objection_id == objection.id)
             ).first() is not None
             check_complaint(objection.state, complaint_exists=exists)
             due = due_after(today, rules.complaint_decision)

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import age_on, load_catalog, parse_resident_id
 from policies.remedies import check_listing_notice, check_notice_decision, load_remedy_rules
@@ -247,7 +248,7 @@ class ListingService:
             for n in notices:
                 sealed.update(notice_texts(n))
             objections = {o.notice_id: o for o in s.execute(
-                select(Objection).where(Objection.notice_id.in_([n.id for n in notices]))  # type: ignore[attr-defined]
+                select(Objection).where(col(Objection.notice_id).in_([n.id for n in notices]))
             ).scalars()}
             return notices, sealed, objections
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import load_catalog
 from policies.records import RecordRuleError, RecordState
@@ -127,15 +128,15 @@ def answer_view(d: Objection | Complaint, kind: str, texts: dict[str, str | None
 
 def dispute_open(session: Session, *, record_id: str | None = None, notice_id: str | None = None) -> bool:
     """Whether an objection, or a complaint after one, is open about the record or notice."""
-    target = Objection.record_id == record_id if record_id else Objection.notice_id == notice_id  # type: ignore[arg-type]
+    target = col(Objection.record_id) == record_id if record_id else col(Objection.notice_id) == notice_id
     objection = session.execute(
-        select(Objection.id).where(target, Objection.state == "open").limit(1)  # type: ignore[arg-type,call-overload]
+        select(col(Objection.id)).where(target, col(Objection.state) == "open").limit(1)
     ).first()
     if objection is not None:
         return True
     complaint = session.execute(
-        select(Complaint.id).join(Objection, Objection.id == Complaint.objection_id)  # type: ignore[arg-type,call-overload]
-        .where(target, Complaint.state == "open").limit(1)  # type: ignore[arg-type]
+        select(col(Complaint.id)).join(Objection, col(Objection.id) == Complaint.objection_id)
+        .where(target, col(Complaint.state) == "open").limit(1)
     ).first()
     return complaint is not None
 
@@ -310,6 +311,7 @@ class ObjectionService:
                 self._svc, s, principal, objection, action="objection.read", now=now, request_id=request_id,
                 texts={**texts_of(objection), **sealed_evidence(evidence, objection.category)} if objection else {},
             )
+            assert objection is not None  # provider_case_read refused a missing case
             record = s.get(CreditRecord, objection.record_id) if objection.record_id else None
         view = objection_view(objection, today, dict(result.texts))
         view["subject"] = {k: v for k, v in result.fields.items() if v is not None}

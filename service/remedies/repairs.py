@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies.periods import add_months
 from policies.records import RecordState
@@ -126,7 +127,7 @@ class RepairService:
             facts = subjects_record(self._svc, s, principal, new.record_id, today)
             row = facts.row
             open_repair = s.execute(
-                select(Repair.id).where(Repair.record_id == row.id, Repair.state == "open")  # type: ignore[arg-type,call-overload]
+                select(col(Repair.id)).where(col(Repair.record_id) == row.id, col(Repair.state) == "open")
             ).first() is not None
             check_repair(facts.item, facts.window, facts.state, today, repair_open=open_repair,
                          barred_until=self._barred_until(s, row.id))
@@ -258,6 +259,7 @@ class RepairService:
                 self._svc, s, principal, repair, action="repair.read", now=now, request_id=request_id,
                 texts={**repair_texts(repair), **sealed_evidence(evidence, repair.category)} if repair else {},
             )
+        assert repair is not None  # provider_case_read refused a missing case
         view = repair_view(repair, today, dict(result.texts))
         view["subject"] = {k: v for k, v in result.fields.items() if v is not None}
         view["evidence"] = evidence_view(evidence, result.texts)

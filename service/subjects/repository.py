@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import parse_resident_id
 from service.crypto.blind_index import BlindIndex
@@ -57,7 +58,7 @@ def find_subject_id(session: Session, index: BlindIndex, id_number: str) -> str 
     """The pseudonymous subject id for an ID number, or None. Raises InvalidIdentifier."""
     key = index.compute(parse_resident_id(id_number).number)
     return session.execute(
-        select(Subject.id).where(Subject.id_number_index == key)  # type: ignore[arg-type,call-overload]
+        select(col(Subject.id)).where(col(Subject.id_number_index) == key)
     ).scalar_one_or_none()
 
 

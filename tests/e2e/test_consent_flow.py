@@ -1,4 +1,4 @@
-"""Issue 3's whole flow over HTTP, on SQLite and on PostgreSQL.
+"""The consent flow end to end over HTTP, on SQLite and on PostgreSQL.
 
 An operator logs in and registers a bank (private_key_jwt) and a person; the bank
 gets a token with a signed client assertion and asks for consent; the person logs

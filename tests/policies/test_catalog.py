@@ -1,4 +1,4 @@
-"""The public credit information catalog: DESIGN §6 facts and load-time validation."""
+"""The public credit information catalog: its facts and load-time validation."""
 
 from __future__ import annotations
 

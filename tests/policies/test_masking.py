@@ -30,7 +30,7 @@ ADDRESS = "北京市朝阳区建国路88号"
 SAMPLES = {F.ID_NUMBER: ID, F.NAME: NAME, F.MOBILE: MOBILE, F.BANK_CARD: CARD, F.ADDRESS: ADDRESS,
            F.BIRTH_DATE: "1949-12-31"}
 
-# DESIGN §4, with provider = institution and operator = never shown. Contact fields
+# The masking table as specified, with provider = institution and operator = never shown. Contact fields
 # (mobile, bank card, address) are not catalog information: institutions and providers
 # never see them.
 EXPECTED: dict[tuple[FieldKind, Role], str | None] = {

@@ -17,8 +17,8 @@ from policies.purposes import (
     parse_purposes,
 )
 
-# DESIGN §5 table.
-DESIGN_PURPOSES = {
+# The purposes as specified, written out here so a change to the data is a visible decision.
+SPECIFIED_PURPOSES = {
     "loan_approval": ("贷款审批", 30, 3, {"bank", "consumer_finance", "microloan"}),
     "credit_card_approval": ("信用卡审批", 30, 3, {"bank"}),
     "post_loan_management": ("贷后管理", 1095, 36, {"bank", "consumer_finance", "microloan"}),
@@ -28,7 +28,7 @@ DESIGN_PURPOSES = {
     "administrative_licensing": ("行政许可审查", 30, 5, {"government"}),
 }
 
-DESIGN_CATEGORIES = {
+SPECIFIED_CATEGORIES = {
     "identity": "基本信息",
     "administrative_penalty": "行政处罚",
     "administrative_license": "行政许可",
@@ -59,8 +59,8 @@ def test_institution_types() -> None:
 
 def test_purposes_match_design_table() -> None:
     purposes = load_purposes()
-    assert set(purposes) == set(DESIGN_PURPOSES)
-    for code, (name_zh, days, queries, types) in DESIGN_PURPOSES.items():
+    assert set(purposes) == set(SPECIFIED_PURPOSES)
+    for code, (name_zh, days, queries, types) in SPECIFIED_PURPOSES.items():
         purpose = purposes[code]
         assert isinstance(purpose, Purpose)
         assert purpose.code == code
@@ -74,7 +74,7 @@ def test_purposes_match_design_table() -> None:
 
 def test_categories_match_brief() -> None:
     categories = load_categories()
-    assert {code: c.name_zh for code, c in categories.items()} == DESIGN_CATEGORIES
+    assert {code: c.name_zh for code, c in categories.items()} == SPECIFIED_CATEGORIES
     assert all(c.code == code and c.description for code, c in categories.items())
 
 

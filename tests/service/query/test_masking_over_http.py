@@ -1,4 +1,4 @@
-"""Desensitization (DESIGN §4, policies/data/masking.toml) of every personal field, over HTTP.
+"""Desensitization (policies/data/masking.toml) of every personal field, over HTTP.
 
 People are registered with all five fields through ``POST /v1/admin/accounts``
 and a minor's guardian through ``POST /v1/admin/guardianships``; then each
